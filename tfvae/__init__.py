@@ -1,0 +1,15 @@
+"""tfvae: variational autoencoders in TensorFlow Probability, the companion package of the book.
+
+Each module is one concept of the book:
+
+* `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data.
+* `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates.
+* `tfvae.networks`: the paper's MLP encoder/decoder and a small convolutional pair.
+* `tfvae.models`: `VAE` and `Autoencoder`, Keras 3 models whose methods return `tfd` distributions.
+* `tfvae.training`: the one training loop (compiled, checkpointed, resumable).
+* `tfvae.serialization`: weights + JSON config, no pickle.
+* `tfvae.distribute`: `tf.distribute` strategies for several GPUs or machines.
+* `tfvae.config`: quick mode (`TFVAE_QUICK=1`) for tests.
+"""
+
+__version__ = "0.1.0"

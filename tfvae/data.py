@@ -1,0 +1,301 @@
+"""Image datasets as float32 arrays in [0, 1], their splits, binarization and tf.data pipelines.
+
+Three datasets are known by name:
+
+* ``"mnist"`` and ``"fashion_mnist"``: 28x28 grey images, 60,000 for training and
+  10,000 for testing. They come from, in order: a folder you name (``data_dir``),
+  ``$TFVAE_DATA_DIR/<name>``, Debian's ``dataset-fashion-mnist`` package
+  (``/usr/share/datasets/fashion-mnist``), and finally Keras' own downloader and cache.
+* ``"digits"``: scikit-learn's 1,797 8x8 handwritten digits, which ship inside
+  scikit-learn and need no network.
+
+The validation split is always carved from the training images, never from the test
+set. Binarization is ``"none"``, ``"static"`` (one Bernoulli draw, fixed once) or
+``"dynamic"`` (a fresh draw every epoch, as Burda et al. (2016) train).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from tfvae import validation
+from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
+
+DATASETS = ("mnist", "fashion_mnist", "digits")
+BINARIZATIONS = ("none", "static", "dynamic")
+SPLITS = ("train", "validation", "test")
+DATA_DIR_ENV = "TFVAE_DATA_DIR"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+CLASS_NAMES = {
+    "mnist": [str(i) for i in range(10)],
+    "digits": [str(i) for i in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+DISPLAY_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "digits": "scikit-learn digits (8x8)"}
+# The binarization of evaluation splits is one fixed draw, so test numbers are repeatable.
+_EVALUATION_EPOCH = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """Images `x` of shape (n, height, width), float32 in [0, 1], and integer labels `y` of shape (n,)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self):
+        return len(self.x)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset:
+    """A dataset with train, validation and test splits.
+
+    `substitute_for` names the dataset this one stands in for (for example "mnist"
+    when MNIST could not be loaded offline); pages show `notice()` when it is set.
+    """
+
+    name: str
+    train: Split
+    validation: Split
+    test: Split
+    source: str
+    substitute_for: str | None = None
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def class_names(self) -> list[str]:
+        return CLASS_NAMES[self.name]
+
+    @property
+    def display_name(self) -> str:
+        return DISPLAY_NAMES[self.name]
+
+    def split(self, name: str) -> Split:
+        validation.one_of(name, SPLITS, "split")
+        return getattr(self, name)
+
+    def notice(self) -> str:
+        """A sentence saying which data this is and, for a substitute, what it replaces."""
+        sizes = f"{len(self.train):,} training, {len(self.validation):,} validation, {len(self.test):,} test images"
+        if self.substitute_for is None:
+            return f"Data: {self.display_name} ({sizes}; from {self.source})."
+        return (f"**This page ran on {self.display_name}, not {DISPLAY_NAMES[self.substitute_for]}**: "
+                f"{DISPLAY_NAMES[self.substitute_for]} could not be loaded where this page was built "
+                f"(no network and no local copy). The code is the same; the numbers are for "
+                f"{self.display_name} ({sizes}; from {self.source}) and are not comparable with "
+                f"published {DISPLAY_NAMES[self.substitute_for]} results.")
+
+    def binarized(self, split: str = "test", seed: int = 0) -> np.ndarray:
+        """One fixed Bernoulli draw of a split's images, as float32 0/1 (shape (n, h, w))."""
+        return binarize(self.split(split).x, seed=seed, epoch=_EVALUATION_EPOCH)
+
+    def pipeline(self, split: str = "train", *, batch_size: int = 100, binarization: str = "none",
+                 shuffle: bool | None = None, seed: int = 0, epoch: int = 0,
+                 labels: bool = False, drop_remainder: bool = False):
+        """A tf.data pipeline over one split: shuffled (train by default), binarized, batched, prefetched.
+
+        The shuffle order and dynamic binarization depend only on (seed, epoch), so an
+        epoch replayed after a resumed run sees exactly the data it saw the first time.
+
+        Returns:
+          tf.data.Dataset of float32 batches (batch, h, w), or (images, labels) pairs when `labels`.
+        """
+        import tensorflow as tf
+
+        data = self.split(split)
+        batch_size = validation.positive_int(batch_size, "batch_size")
+        validation.one_of(binarization, BINARIZATIONS, "binarization")
+        shuffle = (split == "train") if shuffle is None else shuffle
+        x = data.x
+        if binarization == "static":
+            x = binarize(x, seed=seed, epoch=_EVALUATION_EPOCH)
+        elif binarization == "dynamic":
+            x = binarize(x, seed=seed, epoch=epoch if split == "train" else _EVALUATION_EPOCH)
+        ds = tf.data.Dataset.from_tensor_slices((x, data.y) if labels else x)
+        if shuffle:
+            ds = ds.shuffle(len(x), seed=_mix(seed, epoch), reshuffle_each_iteration=False)
+        return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _mix(seed: int, epoch: int) -> int:
+    """A 31-bit seed that depends on both the run's seed and the epoch."""
+    return int(np.random.SeedSequence([seed, epoch + 2]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def binarize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
+    """Draw each pixel from Bernoulli(x): a binary image whose expected value is `x`.
+
+    The draw is a function of (seed, epoch) only. Shapes: (n, h, w) -> (n, h, w), float32.
+    """
+    x = validation.images(x, binary_range=True)
+    rng = np.random.default_rng([seed, epoch + 2])
+    return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
+
+
+def load(name: str, *, data_dir: str | os.PathLike | None = None, validation_size: int | float = 5000,
+         max_train: int | None = None, seed: int = 0) -> ImageDataset:
+    """Load a dataset by name with train / validation / test splits.
+
+    Args:
+      name: "mnist", "fashion_mnist" or "digits".
+      data_dir: a folder holding the four original IDX .gz files (MNIST, Fashion-MNIST).
+      validation_size: images carved from the training set, as a count or a fraction.
+      max_train: keep at most this many training images (after the validation split);
+        quick runs use it.
+      seed: fixes which training images become validation images.
+
+    Raises:
+      InvalidInputError for an unknown name or a bad size; DatasetUnavailableError when
+      MNIST or Fashion-MNIST can be found neither locally nor through Keras;
+      DataFormatError for a corrupt IDX file.
+    """
+    validation.one_of(name, DATASETS, "dataset")
+    if name == "digits":
+        (x_train, y_train), (x_test, y_test), source = _digits()
+    else:
+        (x_train, y_train), (x_test, y_test), source = _idx_or_keras(name, data_dir)
+
+    n_val = _validation_count(validation_size, len(x_train))
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    val_idx, train_idx = order[:n_val], np.sort(order[n_val:])
+    if max_train is not None:
+        train_idx = train_idx[:validation.positive_int(max_train, "max_train")]
+    return ImageDataset(
+        name=name,
+        train=Split(x_train[train_idx], y_train[train_idx]),
+        validation=Split(x_train[np.sort(val_idx)], y_train[np.sort(val_idx)]),
+        test=Split(x_test, y_test),
+        source=source,
+    )
+
+
+def load_for_book(preferred: str = "mnist", **kwargs) -> ImageDataset:
+    """Load `preferred`, or the nearest offline substitute when it cannot be had.
+
+    MNIST falls back to Fashion-MNIST from local files (same size and format), then to
+    scikit-learn's digits. The returned dataset's `substitute_for` is set when a
+    substitute was used, and its `notice()` says so; chapters display it.
+    """
+    chain = {"mnist": ["mnist", "fashion_mnist", "digits"],
+             "fashion_mnist": ["fashion_mnist", "digits"],
+             "digits": ["digits"]}[validation.one_of(preferred, DATASETS, "dataset")]
+    for name in chain:
+        try:
+            ds = load(name, **kwargs)
+        except DatasetUnavailableError:
+            continue
+        return ds if name == preferred else dataclasses.replace(ds, substitute_for=preferred)
+    raise AssertionError("digits ship with scikit-learn and cannot be unavailable")
+
+
+def _validation_count(validation_size, n_train: int) -> int:
+    if isinstance(validation_size, float):
+        if not 0.0 <= validation_size < 1.0:
+            raise InvalidInputError(f"validation_size as a fraction must be in [0, 1), got {validation_size}")
+        return int(round(validation_size * n_train))
+    if isinstance(validation_size, bool) or not isinstance(validation_size, int) or validation_size < 0:
+        raise InvalidInputError(f"validation_size must be a count >= 0 or a fraction, got {validation_size!r}")
+    # Small datasets (digits) keep at least half of their images for training.
+    return min(validation_size, n_train // 6) if n_train < 4 * validation_size else validation_size
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    # A fixed, stratified-enough split: every sixth image is a test image.
+    test = np.arange(len(x)) % 6 == 5
+    return (x[~test], y[~test]), (x[test], y[test]), "scikit-learn's bundled copy of the UCI digits"
+
+
+def _idx_or_keras(name: str, data_dir):
+    for folder, label in _local_folders(name, data_dir):
+        if all((folder / f).exists() for pair in IDX_FILES.values() for f in pair):
+            return read_idx_folder(folder) + (f"the IDX files in {folder}{label}",)
+        if data_dir is not None and folder == Path(data_dir):
+            missing = [f for pair in IDX_FILES.values() for f in pair if not (folder / f).exists()]
+            raise DatasetUnavailableError(f"{folder} lacks the IDX files {', '.join(missing)}")
+    return _from_keras(name) + ("Keras' downloader and cache",)
+
+
+def _local_folders(name: str, data_dir):
+    if data_dir is not None:
+        yield Path(data_dir), ""
+    if os.environ.get(DATA_DIR_ENV):
+        yield Path(os.environ[DATA_DIR_ENV]) / name, f" (${DATA_DIR_ENV})"
+    if name == "fashion_mnist":
+        yield DEBIAN_FASHION_MNIST, " (Debian's dataset-fashion-mnist package)"
+
+
+def read_idx_folder(folder: Path):
+    """Read the four original IDX .gz files of MNIST or Fashion-MNIST from `folder`.
+
+    Returns ((x_train, y_train), (x_test, y_test)) with x float32 in [0, 1] of shape (n, 28, 28).
+    """
+    out = []
+    for split in ("train", "test"):
+        images_file, labels_file = (Path(folder) / f for f in IDX_FILES[split])
+        x = read_idx(images_file, ndim=3).astype(np.float32) / 255.0
+        y = read_idx(labels_file, ndim=1).astype(np.int64)
+        if len(x) != len(y):
+            raise DataFormatError(f"{images_file} has {len(x)} images but {labels_file} has {len(y)} labels")
+        out.append((x, y))
+    return tuple(out)
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """Read one gzipped IDX file of unsigned bytes with `ndim` dimensions, checking its header and size."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:
+        raise DataFormatError(f"{path} is not a readable gzip file: {err}") from None
+    if len(raw) < 4 + 4 * ndim:
+        raise DataFormatError(f"{path} is too short to be an IDX file ({len(raw)} bytes)")
+    zero, dtype_code, dims = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08 or dims != ndim:
+        raise DataFormatError(f"{path} does not start with the IDX header of a {ndim}-D unsigned-byte array")
+    shape = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    body = raw[4 + 4 * ndim:]
+    if len(body) != int(np.prod(shape)):
+        raise DataFormatError(f"{path} declares shape {shape} ({int(np.prod(shape))} bytes) but holds {len(body)} bytes")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
+def _from_keras(name: str):
+    import keras
+
+    loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as err:  # Keras raises plain Exception for fetch failures.
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise DatasetUnavailableError(
+            f"{DISPLAY_NAMES[name]} is not on this machine and Keras could not download it ({reason}). "
+            "Offline, choose one of:\n"
+            "  - 'digits': scikit-learn's 8x8 digits, always available "
+            "(tfvae.data.load('digits'), or --dataset digits);\n"
+            "  - 'fashion_mnist' from local IDX files: `apt-get install dataset-fashion-mnist` puts them in "
+            f"{DEBIAN_FASHION_MNIST}; any folder with the four .gz files works through data_dir= "
+            f"(--data-dir) or ${DATA_DIR_ENV}/<name>.\n"
+            "With a network, Keras downloads and caches the data on first use."
+        ) from None
+    return ((x_train.astype(np.float32) / 255.0, y_train.astype(np.int64)),
+            (x_test.astype(np.float32) / 255.0, y_test.astype(np.int64)))

@@ -1,0 +1,275 @@
+"""Models as Keras 3 subclassed models whose methods return `tfd` distributions.
+
+* `VAE`: q(z|x) from `encode`, p(x|z) from `decode`, a prior p(z) it holds; trained on
+  the ELBO (eq. {eq}`eq-sgvb-analytic`), optionally beta-weighted (eq. {eq}`eq-beta-vae`)
+  or on the importance-weighted bound (eq. {eq}`eq-iwae`).
+* `Autoencoder`: the same networks with a deterministic code, trained on reconstruction alone.
+
+A model is fully described by a `ModelConfig`, which is what `tfvae.serialization` writes
+as JSON next to the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvae import networks, objectives, validation
+
+tfd = tfp.distributions
+
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
+OBJECTIVES = ("elbo", "iwae")
+KINDS: dict[str, type] = {}
+
+
+def register(kind: str):
+    """Class decorator: make a model class buildable from a config whose `kind` is `kind`."""
+    def add(cls):
+        KINDS[kind] = cls
+        cls.kind = kind
+        return cls
+    return add
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model, and nothing that runs code.
+
+    kind: "vae", "autoencoder" (or another registered kind).
+    image_shape: (height, width) of one image.
+    latent_dim: size of z.
+    architecture: "mlp" (the paper's) or "conv".
+    hidden_units: width of the MLP's hidden layer (500 in the paper for MNIST).
+    likelihood: "bernoulli" (binary data), "gaussian" (learned per-pixel variance) or
+      "gaussian_fixed" (variance fixed to `observation_scale` squared).
+    beta: weight of the KL term in the training objective (1 gives the ELBO).
+    n_samples: L, the samples of z per data point in the ELBO estimate.
+    analytic_kl: closed-form KL (paper's eq. 7) instead of Monte Carlo (eq. 6).
+    objective: "elbo" or "iwae" (the importance-weighted bound with `iwae_k` samples).
+    seed: seeds the reparameterization noise, so a run can be repeated and resumed exactly.
+    extra: further settings a registered model kind needs (for example a mixture's size).
+    """
+
+    kind: str = "vae"
+    image_shape: tuple = (28, 28)
+    latent_dim: int = 20
+    architecture: str = "mlp"
+    hidden_units: int = 500
+    likelihood: str = "bernoulli"
+    observation_scale: float = 0.1
+    beta: float = 1.0
+    n_samples: int = 1
+    analytic_kl: bool = True
+    objective: str = "elbo"
+    iwae_k: int = 1
+    seed: int = 0
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.image_shape = tuple(int(s) for s in self.image_shape)
+        validation.one_of(self.kind, KINDS, "model kind")
+        validation.positive_int(self.latent_dim, "latent_dim")
+        validation.positive_int(self.hidden_units, "hidden_units")
+        validation.positive_int(self.n_samples, "n_samples")
+        validation.positive_int(self.iwae_k, "iwae_k")
+        validation.one_of(self.architecture, networks.ARCHITECTURES, "architecture")
+        validation.one_of(self.likelihood, LIKELIHOODS, "likelihood")
+        validation.one_of(self.objective, OBJECTIVES, "objective")
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise validation.InvalidInputError(f"beta must be a finite number >= 0, got {self.beta}")
+        if not self.observation_scale > 0:
+            raise validation.InvalidInputError(f"observation_scale must be > 0, got {self.observation_scale}")
+        if len(self.image_shape) != 2 or min(self.image_shape) < 1:
+            raise validation.InvalidInputError(f"image_shape must be (height, width), got {self.image_shape}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise validation.InvalidInputError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+def build(config: ModelConfig | None = None, **settings):
+    """Build the model a config describes: `build(latent_dim=2)` or `build(ModelConfig(...))`."""
+    config = ModelConfig(**settings) if config is None else dataclasses.replace(config, **settings)
+    return KINDS[config.kind](config)
+
+
+class LatentVariableModel(keras.Model):
+    """What every tfvae model shares: an encoder, a decoder, p(x|z), a training step.
+
+    Subclasses define `latent_parameters` (the number of encoder outputs) and
+    `loss_terms(x, seed)`, which returns a dict holding "loss" (to minimize, averaged
+    over the batch) and the per-batch metrics to report.
+    """
+
+    metric_names: tuple = ("loss",)
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(name=config.kind, **kwargs)
+        self.config = config
+        self.image_shape = config.image_shape
+        self.latent_dim = config.latent_dim
+        outputs_per_pixel = 2 if config.likelihood == "gaussian" else 1
+        self.encoder = networks.encoder(config.architecture, config.image_shape,
+                                        self.latent_parameters(), config.hidden_units)
+        self.decoder = networks.decoder(config.architecture, config.latent_dim, config.image_shape,
+                                        outputs_per_pixel, config.hidden_units)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self.seed_counter = keras.Variable(0, dtype="int64", trainable=False, name="seed_counter")
+        self(tf.zeros((1,) + self.image_shape))  # create every weight now, so weights load and save at once
+
+    def latent_parameters(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # --- distributions -----------------------------------------------------
+    def decode(self, z):
+        """p(x|z) as a distribution over whole images.
+
+        Shapes: z (..., d) -> batch shape (...), event shape image_shape.
+        """
+        z = tf.convert_to_tensor(z, tf.float32)
+        lead = tf.shape(z)[:-1]
+        out = tf.cast(self.decoder(tf.reshape(z, [-1, self.latent_dim])), tf.float32)
+        out = tf.reshape(out, tf.concat([lead, tf.shape(out)[1:]], axis=0))
+        event_ndims = len(self.image_shape)
+        if self.config.likelihood == "bernoulli":
+            pixels = tfd.Bernoulli(logits=out, dtype=tf.float32)
+        elif self.config.likelihood == "gaussian":
+            pixels = tfd.Normal(loc=out[..., 0], scale=tf.nn.softplus(out[..., 1]) + 1e-3)
+        else:
+            pixels = tfd.Normal(loc=out, scale=self.config.observation_scale)
+        return tfd.Independent(pixels, reinterpreted_batch_ndims=event_ndims)
+
+    def reconstruct(self, x):
+        """The mean of p(x|z) at the encoder's code for x. Shapes: (n, h, w) -> (n, h, w)."""
+        return self.decode(self.encode(x).mean()).mean()
+
+    def call(self, x, training=False):
+        return self.reconstruct(x)
+
+    # --- training ------------------------------------------------------------
+    def next_seed(self):
+        """A fresh stateless seed for every training step (and every replica).
+
+        It depends only on the config's seed and a step counter saved with the model,
+        so a resumed run draws exactly the noise an uninterrupted one would have drawn.
+        """
+        counter = self.seed_counter.assign_add(1)
+        replica = tf.distribute.get_replica_context()
+        replica_id = tf.cast(replica.replica_id_in_sync_group, tf.int64) if replica is not None else 0
+        return tf.cast(tf.stack([self.config.seed * 1000 + replica_id, counter]), tf.int32)
+
+    def loss_terms(self, x, seed=None) -> dict:
+        raise NotImplementedError
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(x, seed=self.next_seed())
+            loss = terms["loss"]
+            if self.distribute_strategy.num_replicas_in_sync > 1:
+                # Each replica sees a slice of the batch; gradients are summed across replicas.
+                loss = loss / self.distribute_strategy.num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._track(terms)
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        return self._track(self.loss_terms(x, seed=self.next_seed()))
+
+    def _track(self, terms):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(terms[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+@register("vae")
+class VAE(LatentVariableModel):
+    """The variational autoencoder of Kingma & Welling (2014).
+
+    encode(x) -> q(z|x) = N(mu(x), diag sigma^2(x))      (batch shape (n,), event (d,))
+    decode(z) -> p(x|z), Bernoulli or Gaussian pixels     (batch shape z.shape[:-1])
+    prior     -> p(z) = N(0, I) unless a subclass says otherwise
+    """
+
+    metric_names = ("loss", "elbo", "reconstruction", "kl")
+
+    def latent_parameters(self) -> int:
+        return 2 * self.latent_dim
+
+    @property
+    def prior(self):
+        """p(z): a standard normal. Subclasses may return any distribution with event shape (d,)."""
+        return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_dim))
+
+    def posterior_parameters(self, x):
+        """The encoder's mean and log-variance of q(z|x). Shapes: (n, h, w) -> (n, d), (n, d)."""
+        out = tf.cast(self.encoder(tf.convert_to_tensor(x, tf.float32)), tf.float32)
+        return out[..., :self.latent_dim], out[..., self.latent_dim:]
+
+    def encode(self, x):
+        """q(z|x) = N(mu(x), diag exp(log_var(x))), eq. {eq}`eq-recognition-model`."""
+        mean, log_var = self.posterior_parameters(x)
+        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_var))
+
+    def sample(self, n: int, seed=None):
+        """n images from the model: z ~ p(z), then the mean of p(x|z). Shape (n, h, w)."""
+        n = validation.positive_int(n, "n")
+        return self.decode(self.prior.sample(n, seed=seed)).mean()
+
+    def elbo(self, x, n_samples: int | None = None, seed=None) -> objectives.ElboTerms:
+        """Per-example ELBO terms (eq. {eq}`eq-sgvb-analytic`) with the model's own settings."""
+        return objectives.elbo(x, self.encode, self.decode, self.prior,
+                               n_samples=n_samples or self.config.n_samples,
+                               analytic_kl=self.config.analytic_kl, seed=seed)
+
+    def loss_terms(self, x, seed=None) -> dict:
+        elbo_seed, iwae_seed = tfp.random.split_seed(seed, n=2) if seed is not None else (None, None)
+        terms = self.elbo(x, seed=elbo_seed)
+        if self.config.objective == "iwae":
+            bound = objectives.importance_weighted_bound(x, self.encode, self.decode, self.prior,
+                                                         k=self.config.iwae_k, seed=iwae_seed)
+            loss = -tf.reduce_mean(bound)
+        else:
+            # The beta-weighted objective, eq. (eq-beta-vae); beta = 1 is the ELBO.
+            loss = -tf.reduce_mean(terms.reconstruction - self.config.beta * terms.kl)
+        return {"loss": loss, "elbo": terms.elbo, "reconstruction": terms.reconstruction, "kl": terms.kl}
+
+
+@register("autoencoder")
+class Autoencoder(LatentVariableModel):
+    """A deterministic autoencoder with the VAE's networks: z = f(x), trained to maximize log p(x | f(x)).
+
+    `encode` returns a point mass at f(x), so code written for a VAE (`.mean()`, `decode`)
+    works unchanged; there is no prior, so an autoencoder cannot `sample`.
+    """
+
+    metric_names = ("loss", "reconstruction")
+
+    def latent_parameters(self) -> int:
+        return self.latent_dim
+
+    def encode(self, x):
+        code = tf.cast(self.encoder(tf.convert_to_tensor(x, tf.float32)), tf.float32)
+        return tfd.Independent(tfd.Deterministic(loc=code), reinterpreted_batch_ndims=1)
+
+    def loss_terms(self, x, seed=None) -> dict:
+        reconstruction = self.decode(self.encode(x).mean()).log_prob(x)
+        return {"loss": -tf.reduce_mean(reconstruction), "reconstruction": reconstruction}

@@ -1,0 +1,106 @@
+"""Encoder and decoder networks: the paper's one-hidden-layer MLP and a small convolutional pair.
+
+An encoder maps images (batch, h, w) to a flat vector of distribution parameters
+(batch, n_out); a decoder maps latent codes (batch, d) to per-pixel parameters
+(batch, h, w) or (batch, h, w, k). Models turn these numbers into `tfd` distributions;
+networks know nothing about probability.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+from tfvae import validation
+
+ARCHITECTURES = ("mlp", "conv")
+
+
+def mlp_encoder(image_shape, n_out: int, hidden_units: int = 500, activation: str = "tanh") -> keras.Sequential:
+    """The paper's encoder MLP (Appendix C.2): h = tanh(W x + b), then a linear map to `n_out` numbers.
+
+    Shapes: (batch, h, w) -> (batch, n_out).
+    """
+    return keras.Sequential([
+        keras.layers.Input(tuple(image_shape)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(hidden_units, activation=activation, name="hidden"),
+        keras.layers.Dense(n_out, name="parameters"),
+    ], name="mlp_encoder")
+
+
+def mlp_decoder(latent_dim: int, image_shape, outputs_per_pixel: int = 1, hidden_units: int = 500,
+                activation: str = "tanh") -> keras.Sequential:
+    """The paper's decoder MLP: h = tanh(W z + b), then a linear map to per-pixel parameters.
+
+    Shapes: (batch, latent_dim) -> (batch, h, w) if outputs_per_pixel == 1, else (batch, h, w, k).
+    """
+    return keras.Sequential([
+        keras.layers.Input((latent_dim,)),
+        keras.layers.Dense(hidden_units, activation=activation, name="hidden"),
+        keras.layers.Dense(math.prod(image_shape) * outputs_per_pixel, name="parameters"),
+        keras.layers.Reshape(_pixel_shape(image_shape, outputs_per_pixel)),
+    ], name="mlp_decoder")
+
+
+def conv_encoder(image_shape, n_out: int, filters: int = 32) -> keras.Sequential:
+    """Two stride-2 convolutions (32 and 64 filters), then a linear map to `n_out` numbers.
+
+    Shapes: (batch, h, w) -> (batch, n_out); h and w must be multiples of 4.
+    """
+    _check_conv_shape(image_shape)
+    h, w = image_shape
+    return keras.Sequential([
+        keras.layers.Input((h, w)),
+        keras.layers.Reshape((h, w, 1)),
+        keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2D(2 * filters, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(n_out, name="parameters"),
+    ], name="conv_encoder")
+
+
+def conv_decoder(latent_dim: int, image_shape, outputs_per_pixel: int = 1, filters: int = 32) -> keras.Sequential:
+    """The mirror of `conv_encoder`: a dense layer to a (h/4, w/4) map, two stride-2 transposed convolutions.
+
+    Shapes: (batch, latent_dim) -> (batch, h, w) or (batch, h, w, k).
+    """
+    _check_conv_shape(image_shape)
+    h, w = image_shape
+    return keras.Sequential([
+        keras.layers.Input((latent_dim,)),
+        keras.layers.Dense((h // 4) * (w // 4) * 2 * filters, activation="relu"),
+        keras.layers.Reshape((h // 4, w // 4, 2 * filters)),
+        keras.layers.Conv2DTranspose(2 * filters, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2DTranspose(outputs_per_pixel, 3, padding="same", name="parameters"),
+        keras.layers.Reshape(_pixel_shape(image_shape, outputs_per_pixel)),
+    ], name="conv_decoder")
+
+
+def encoder(architecture: str, image_shape, n_out: int, hidden_units: int = 500) -> keras.Sequential:
+    """The encoder of the named architecture ("mlp" or "conv")."""
+    validation.one_of(architecture, ARCHITECTURES, "architecture")
+    if architecture == "mlp":
+        return mlp_encoder(image_shape, n_out, hidden_units)
+    return conv_encoder(image_shape, n_out)
+
+
+def decoder(architecture: str, latent_dim: int, image_shape, outputs_per_pixel: int = 1,
+            hidden_units: int = 500) -> keras.Sequential:
+    """The decoder of the named architecture ("mlp" or "conv")."""
+    validation.one_of(architecture, ARCHITECTURES, "architecture")
+    if architecture == "mlp":
+        return mlp_decoder(latent_dim, image_shape, outputs_per_pixel, hidden_units)
+    return conv_decoder(latent_dim, image_shape, outputs_per_pixel)
+
+
+def _pixel_shape(image_shape, outputs_per_pixel):
+    return tuple(image_shape) if outputs_per_pixel == 1 else tuple(image_shape) + (outputs_per_pixel,)
+
+
+def _check_conv_shape(image_shape):
+    if len(image_shape) != 2 or image_shape[0] % 4 or image_shape[1] % 4:
+        raise validation.InvalidInputError(
+            f"the conv architecture needs 2-D images whose sides are multiples of 4, got {tuple(image_shape)}")

@@ -1,0 +1,173 @@
+"""The objectives of the book, each the code of one equation.
+
+Equation labels refer to the book's chapters:
+
+* {eq}`eq-kl-diag` and {eq}`eq-kl-std-normal` (chapter "The KL between Gaussians"):
+  `gaussian_kl`, `standard_normal_kl`.
+* {eq}`eq-elbo-recon-kl`, {eq}`eq-sgvb-mc` and {eq}`eq-sgvb-analytic` (chapters "The ELBO"
+  and "AEVB"): `elbo`.
+* {eq}`eq-iwae` (chapter "Tighter bounds"): `importance_weighted_bound`.
+* {eq}`eq-is-loglik`: `marginal_log_likelihood`.
+
+Every function works on per-example values: an input batch of shape (batch, ...) gives
+an output of shape (batch,), in nats. Averaging over a batch is left to the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvae import validation
+
+tfd = tfp.distributions
+
+
+def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
+    """KL(N(mean_q, diag exp(log_var_q)) || N(mean_p, diag exp(log_var_p))), eq. {eq}`eq-kl-diag`.
+
+    KL = 1/2 sum_j [ exp(d_j) - 1 - d_j + (mean_q - mean_p)_j^2 exp(-log_var_p_j) ],
+    with d = log_var_q - log_var_p. `exp(d) - 1 - d` is computed as `expm1(d) - d`, which
+    keeps full relative precision when q is close to p (d near 0), where the naive form
+    loses it to cancellation; nothing overflows for |log variance| in the hundreds.
+
+    Shapes: all inputs broadcast to (..., d); output (...,).
+    """
+    d = log_var_q - log_var_p
+    return 0.5 * tf.reduce_sum(tf.math.expm1(d) - d + tf.square(mean_q - mean_p) * tf.exp(-log_var_p), axis=-1)
+
+
+def standard_normal_kl(mean, log_var):
+    """KL(N(mean, diag exp(log_var)) || N(0, I)), eq. {eq}`eq-kl-std-normal`.
+
+    -KL = 1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2), the term of the paper's eq. (10).
+    Shapes: (..., d) -> (...,).
+    """
+    return 0.5 * tf.reduce_sum(tf.math.expm1(log_var) - log_var + tf.square(mean), axis=-1)
+
+
+def diagonal_log_variance(q):
+    """The log variances of a diagonal Gaussian `tfd.MultivariateNormalDiag`, shape (..., d)."""
+    return 2.0 * tf.math.log(q.stddev())
+
+
+def kl_to_prior(q, prior, z=None):
+    """KL(q(z|x) || p(z)) per example: closed form when the prior is a diagonal Gaussian,
+    else the one-sample Monte Carlo estimate log q(z|x) - log p(z) at the samples `z`.
+
+    Shapes: q batch (batch,), event (d,); z (L, batch, d) -> (batch,).
+    """
+    if is_diagonal_gaussian(prior):
+        return gaussian_kl(q.mean(), diagonal_log_variance(q), prior.mean(), diagonal_log_variance(prior))
+    if z is None:
+        raise ValueError("a Monte Carlo KL needs samples z from q")
+    return tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
+
+
+def is_diagonal_gaussian(dist) -> bool:
+    return isinstance(dist, tfd.MultivariateNormalDiag)
+
+
+class ElboTerms(NamedTuple):
+    """Per-example terms of the ELBO, each of shape (batch,), in nats.
+
+    `elbo = reconstruction - kl`; the training objective is `reconstruction - beta * kl`.
+    """
+
+    elbo: tf.Tensor
+    reconstruction: tf.Tensor
+    kl: tf.Tensor
+
+
+def elbo(x, encode: Callable, decode: Callable, prior, *, n_samples: int = 1,
+         analytic_kl: bool = True, seed=None) -> ElboTerms:
+    """The evidence lower bound, estimated with `n_samples` reparameterized samples.
+
+    With `analytic_kl`, the estimator of eq. {eq}`eq-sgvb-analytic` (the paper's eq. (7)):
+        ELBO ~ 1/L sum_l log p(x | z_l) - KL(q(z|x) || p(z)),
+    else the generic estimator of eq. {eq}`eq-sgvb-mc` (the paper's eq. (6)):
+        ELBO ~ 1/L sum_l [log p(x | z_l) + log p(z_l) - log q(z_l | x)],
+    with z_l = mu(x) + sigma(x) * eps_l, eps_l ~ N(0, I) (eq. {eq}`eq-reparam`).
+
+    Args:
+      x: data batch, shape (batch, *event_shape).
+      encode: x -> q(z|x), a distribution with batch shape (batch,) and event shape (d,).
+      decode: z -> p(x|z); z of shape (L, batch, d) gives batch shape (L, batch).
+      prior: p(z), event shape (d,).
+      seed: None, or a stateless seed (int32 tensor of shape (2,)) that fixes the noise.
+    Returns:
+      ElboTerms with fields of shape (batch,).
+    """
+    n_samples = validation.positive_int(n_samples, "n_samples")
+    q = encode(x)
+    z = q.sample(n_samples, seed=seed)  # (L, batch, d); TFP samples a Gaussian by reparameterization
+    reconstruction = tf.reduce_mean(decode(z).log_prob(x), axis=0)
+    if analytic_kl and is_diagonal_gaussian(prior):
+        kl = kl_to_prior(q, prior)
+    else:
+        kl = tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
+    return ElboTerms(reconstruction - kl, reconstruction, kl)
+
+
+def log_importance_weights(x, encode: Callable, decode: Callable, prior, k: int, seed=None):
+    """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x) for k samples z_i ~ q(z|x).
+
+    Shapes: x (batch, ...) -> (k, batch).
+    """
+    q = encode(x)
+    z = q.sample(k, seed=seed)
+    return decode(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
+
+
+def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k: int,
+                              chunk_size: int | None = None, seed=None):
+    """The importance-weighted bound L_k = log (1/k sum_i w_i), eq. {eq}`eq-iwae`.
+
+    L_1 is the ELBO; L_k does not decrease with k and tends to log p(x) (Burda et al., 2016).
+    With `chunk_size`, the k samples are drawn `chunk_size` at a time and combined with a
+    running log-sum-exp, so memory is bounded by chunk_size, not by k; this is how
+    k = 5000 fits. Gradients flow through it, so it also trains an IWAE.
+
+    Shapes: x (batch, ...) -> (batch,).
+    """
+    k = validation.positive_int(k, "k")
+    chunk_size = k if chunk_size is None else min(validation.positive_int(chunk_size, "chunk_size"), k)
+    starts = range(0, k, chunk_size)
+    seeds = [None] * len(starts) if seed is None else tfp.random.split_seed(seed, n=len(starts))
+    total = None
+    for start, chunk_seed in zip(starts, seeds):
+        log_w = log_importance_weights(x, encode, decode, prior, min(chunk_size, k - start), seed=chunk_seed)
+        part = tf.reduce_logsumexp(log_w, axis=0)
+        total = part if total is None else tf.math.logaddexp(total, part)
+    return total - math.log(k)
+
+
+def marginal_log_likelihood(model, images, *, k: int = 5000, batch_size: int = 100, chunk_size: int = 500):
+    """Importance-sampling estimate of log p(x) for every image, eq. {eq}`eq-is-loglik`.
+
+    log p(x) ~ log (1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)), z_i ~ q(z|x): the
+    importance-weighted bound with large k, which converges to log p(x) from below.
+    Evaluated `batch_size` images and `chunk_size` samples at a time, compiled once.
+
+    Args:
+      model: a VAE (anything with `encode`, `decode` and `prior`).
+      images: array (n, *image_shape).
+    Returns:
+      numpy array (n,) of log-likelihoods in nats.
+    """
+    import numpy as np
+
+    k = validation.positive_int(k, "k")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    chunk_size = min(validation.positive_int(chunk_size, "chunk_size"), k)
+
+    @tf.function(reduce_retracing=True)
+    def bound(x):
+        return importance_weighted_bound(x, model.encode, model.decode, model.prior, k=k, chunk_size=chunk_size)
+
+    images = np.asarray(images, np.float32)
+    return np.concatenate([bound(tf.constant(images[i:i + batch_size])).numpy()
+                           for i in range(0, len(images), batch_size)])

@@ -1,0 +1,188 @@
+"""Saving and loading models as weights (HDF5) plus a JSON config: no pickle, so opening a
+downloaded model cannot run code.
+
+A saved model is a folder with `config.json` and `model.weights.h5`. A training
+checkpoint is the same folder plus `optimizer.npz` and `state.json`, so any checkpoint
+also loads as a model. Folders are written under a temporary name and renamed into
+place, so a reader never sees a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from tfvae import models
+from tfvae.errors import CheckpointError
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+LATEST_FILE = "latest"
+CHECKPOINTS_DIR = "checkpoints"
+FORMAT_VERSION = 1
+
+
+def save(model, folder) -> Path:
+    """Write `model` to `folder` (config.json + model.weights.h5), atomically. Returns the folder."""
+    folder = Path(folder)
+    with _staging(folder) as tmp:
+        write_model_files(model, tmp)
+    return folder
+
+
+def write_model_files(model, folder: Path):
+    """Write config.json and model.weights.h5 into an existing folder (not atomic on its own)."""
+    (folder / CONFIG_FILE).write_text(json.dumps(
+        {"format_version": FORMAT_VERSION, "model": model.config.to_dict()}, indent=2))
+    model.save_weights(str(folder / WEIGHTS_FILE))
+
+
+def load(path):
+    """Load a model saved by `save`, a checkpoint folder, or a training run's output folder
+    (whose latest checkpoint is used).
+
+    Raises:
+      CheckpointError when the folder, its config or its weights are missing or unreadable,
+      or when the weights do not fit the config.
+    """
+    folder = resolve(path)
+    config = read_config(folder)
+    model = models.build(config)
+    load_weights(model, folder)
+    return model
+
+
+def resolve(path) -> Path:
+    """The folder holding a model: `path` itself, or the latest checkpoint of a run folder."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no saved model at {path}: the folder does not exist")
+    if (path / CONFIG_FILE).exists():
+        return path
+    for folder in (path / "model", latest_checkpoint(path / CHECKPOINTS_DIR)):
+        if folder is not None and (folder / CONFIG_FILE).exists():
+            return folder
+    raise CheckpointError(f"{path} holds no {CONFIG_FILE}, no model/ folder and no checkpoints")
+
+
+def read_config(folder: Path) -> models.ModelConfig:
+    try:
+        saved = json.loads((Path(folder) / CONFIG_FILE).read_text())
+        return models.ModelConfig.from_dict(saved["model"])
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder} has no {CONFIG_FILE}") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{Path(folder) / CONFIG_FILE} is corrupt or not a tfvae config: {err}") from None
+
+
+def load_weights(model, folder: Path):
+    weights = Path(folder) / WEIGHTS_FILE
+    if not weights.exists():
+        raise CheckpointError(f"{folder} has no {WEIGHTS_FILE}")
+    try:
+        with warnings.catch_warnings():
+            # The .h5 also holds the optimizer's slots; a checkpoint restores those from optimizer.npz.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(str(weights))
+    except Exception as err:  # h5py and Keras raise many types for a bad file
+        raise CheckpointError(f"{weights} could not be loaded (corrupt, or written by another model): "
+                              f"{str(err).splitlines()[0][:200]}") from None
+
+
+# --- training checkpoints ----------------------------------------------------
+
+def write_checkpoint(model, run_dir, epoch: int, state: dict, keep: int = 2) -> Path:
+    """Write checkpoint `epoch` under run_dir/checkpoints atomically, then point `latest` at it.
+
+    A run killed at any moment leaves `latest` naming a complete checkpoint.
+    """
+    root = Path(run_dir) / CHECKPOINTS_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / f"epoch-{epoch:05d}"
+    with _staging(folder) as tmp:
+        write_model_files(model, tmp)
+        optimizer_values = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)}
+        np.savez(tmp / "optimizer.npz", **optimizer_values)
+        (tmp / "state.json").write_text(json.dumps(
+            dict(state, epoch=epoch, seed_counter=int(model.seed_counter.numpy())), indent=2))
+    _atomic_write_text(root / LATEST_FILE, folder.name)
+    for old in sorted(root.glob("epoch-*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def latest_checkpoint(checkpoints_dir) -> Path | None:
+    """The checkpoint `latest` names, or None when there is none."""
+    pointer = Path(checkpoints_dir) / LATEST_FILE
+    if not pointer.exists():
+        return None
+    folder = Path(checkpoints_dir) / pointer.read_text().strip()
+    if not (folder / "state.json").exists():
+        raise CheckpointError(f"{pointer} names {folder.name}, which is missing or incomplete")
+    return folder
+
+
+def restore_checkpoint(model, folder: Path) -> dict:
+    """Load weights, optimizer state and the seed counter from a checkpoint; return its state dict."""
+    saved = read_config(folder)
+    if saved != model.config:
+        raise CheckpointError(f"the checkpoint {folder} was written by a different model: "
+                              f"{_config_difference(saved, model.config)}")
+    load_weights(model, folder)
+    try:
+        state = json.loads((folder / "state.json").read_text())
+        with np.load(folder / "optimizer.npz", allow_pickle=False) as values:
+            arrays = [values[k] for k in sorted(values.files)]
+    except Exception as err:
+        raise CheckpointError(f"the checkpoint {folder} is corrupt: {err}") from None
+    with model.distribute_strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    if len(arrays) != len(model.optimizer.variables):
+        raise CheckpointError(f"the checkpoint {folder} holds {len(arrays)} optimizer values; "
+                              f"this optimizer has {len(model.optimizer.variables)}")
+    for variable, value in zip(model.optimizer.variables, arrays):
+        variable.assign(value)
+    model.seed_counter.assign(state["seed_counter"])
+    return state
+
+
+def _config_difference(a, b) -> str:
+    da, db = a.to_dict(), b.to_dict()
+    return ", ".join(f"{k}: {da[k]!r} there, {db[k]!r} here" for k in da if da[k] != db[k])
+
+
+class _staging:
+    """Context manager: a temporary sibling folder renamed to `target` on success, removed on failure."""
+
+    def __init__(self, target: Path):
+        self.target = Path(target)
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.target.exists():
+            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+            os.replace(self.target, old)
+            os.replace(self.tmp, self.target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.target)
+        return False
+
+
+def _atomic_write_text(path: Path, text: str):
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,199 @@
+"""The one training loop: AEVB (the paper's Algorithm 1) over minibatches, compiled, checkpointed.
+
+`fit` runs Keras' compiled training step (`tf.function` with XLA and several steps per
+call, so Python overhead does not dominate a small model), one epoch at a time. After
+every epoch it writes a checkpoint atomically; `resume=True` continues a killed run from
+its last checkpoint with nothing lost, because the data order, the binarization and the
+reparameterization noise depend only on (seed, epoch, step). A NaN or infinite loss
+stops the run with `TrainingDivergedError`, leaves the last good checkpoint as it was
+and puts its weights back into the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae import distribute, serialization, validation
+from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError
+
+log = logging.getLogger("tfvae")
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad, "sgd": keras.optimizers.SGD}
+
+
+def set_seed(seed: int):
+    """Seed Python, NumPy and TensorFlow's global generators, so a CPU run repeats exactly.
+
+    TF's op-determinism switch is left off on purpose: Keras turns XLA off under it, and
+    on a CPU these models' ops are repeatable without it (the tests check this).
+    """
+    keras.utils.set_random_seed(int(seed))
+
+
+def use_mixed_precision(enabled: bool = True):
+    """Compute in float16 with float32 weights (the big speed-up on recent GPUs). Call before building a model."""
+    keras.mixed_precision.set_global_policy("mixed_float16" if enabled else "float32")
+
+
+def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float = 1e-3,
+        optimizer: str = "adam", binarization: str = "none", seed: int = 0, out_dir=None,
+        resume: bool = False, steps_per_execution: int | None = None, jit_compile: bool = True,
+        validate: bool = True, callbacks=(), verbose: int = 1) -> dict:
+    """Train `model` on `data.train` for `epochs` epochs (in all, counting resumed ones).
+
+    Args:
+      model: a tfvae model, built inside the strategy scope it should train under.
+      data: a `tfvae.data.ImageDataset`.
+      epochs: total number of epochs; a resumed run trains only the missing ones.
+      batch_size: minibatch size M (100 in the paper), across all replicas.
+      optimizer: "adam", "adagrad" (the paper's) or "sgd".
+      binarization: "none", "static" or "dynamic" (see `tfvae.data`).
+      out_dir: folder for checkpoints (one per epoch) and the final model; None keeps nothing.
+      resume: continue from out_dir's latest checkpoint. Without it, a folder that already
+        holds checkpoints is an error, so a finished run is never overwritten by accident.
+      steps_per_execution: training steps per compiled call; default min(100, steps per epoch).
+      jit_compile: compile the step with XLA.
+      validate: evaluate the validation split after each epoch.
+      callbacks: extra Keras callbacks (for example KL warm-up).
+      verbose: 0 silent, 1 a progress bar (stderr) and a closing line, 2 also a line per epoch.
+
+    Returns:
+      The history: a dict of per-epoch lists ("loss", "elbo", "kl", ..., "val_elbo", ...,
+      "seconds", "images_per_second"), including epochs before a resume.
+
+    Raises:
+      InvalidInputError for bad arguments or bad data; CheckpointError for a missing or
+      foreign checkpoint; TrainingDivergedError when the loss becomes NaN or infinite.
+    """
+    epochs = validation.positive_int(epochs, "epochs")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    validation.one_of(optimizer, OPTIMIZERS, "optimizer")
+    if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
+        raise InvalidInputError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    bernoulli = model.config.likelihood == "bernoulli"
+    for split in ("train", "validation") if validate else ("train",):
+        validation.images(data.split(split).x, f"{data.name} {split} images",
+                          image_shape=model.image_shape, binary_range=bernoulli or binarization != "none")
+
+    steps_per_epoch = math.ceil(len(data.train) / batch_size)
+    steps_per_execution = steps_per_execution or min(100, steps_per_epoch)
+    model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
+                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+
+    run_dir = Path(out_dir) if out_dir is not None else None
+    history, start = {}, 0
+    if run_dir is not None:
+        latest = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
+        if latest is not None and not resume:
+            raise CheckpointError(f"{run_dir} already holds checkpoints; pass resume=True (--resume) to continue "
+                                  "that run, or choose a new output folder")
+        if latest is not None:
+            state = serialization.restore_checkpoint(model, latest)
+            history, start = state["history"], state["epoch"]
+            if verbose:
+                print(f"resuming from {latest} (epoch {start} of {epochs})")
+        elif resume and verbose:
+            print(f"no checkpoint in {run_dir}; starting a new run")
+    if verbose:
+        print(f"training on {distribute.describe(model.distribute_strategy)}")
+    log.info("training on %s", distribute.describe(model.distribute_strategy))
+
+    guard = _FiniteLossGuard()
+    progress = _Progress(epochs, steps_per_epoch, start) if verbose else None
+    extra = list(callbacks) + [guard] + ([progress] if progress else [])
+    val_data = data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed) \
+        if validate else None
+    try:
+        for epoch in range(start, epochs):
+            began = time.perf_counter()
+            result = model.fit(
+                data.pipeline("train", batch_size=batch_size, binarization=binarization, seed=seed, epoch=epoch),
+                epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data, shuffle=False, verbose=0, callbacks=extra)
+            if guard.bad_value is not None:
+                _diverged(model, run_dir, epoch, guard.bad_value)
+            seconds = time.perf_counter() - began
+            for key, values in result.history.items():
+                history.setdefault(key, []).append(float(values[-1]))
+            history.setdefault("seconds", []).append(seconds)
+            history.setdefault("images_per_second", []).append(len(data.train) / seconds)
+            if verbose >= 2:
+                print(_epoch_line(epoch + 1, epochs, history), flush=True)
+            if run_dir is not None:
+                serialization.write_checkpoint(model, run_dir, epoch + 1, {"history": history})
+    finally:
+        if progress:
+            progress.close()
+    if run_dir is not None:
+        serialization.save(model, run_dir / "model")
+    if verbose and history:
+        print(_epoch_line(len(history["loss"]), epochs, history))
+    return history
+
+
+def _diverged(model, run_dir, epoch, value):
+    where = f"the loss became {value} during epoch {epoch + 1}"
+    last = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR) if run_dir else None
+    if last is not None:
+        serialization.restore_checkpoint(model, last)
+        raise TrainingDivergedError(f"{where}; training stopped. The last good checkpoint, {last}, is kept "
+                                    "and its weights are back in the model. Try a lower learning rate.")
+    raise TrainingDivergedError(f"{where}; training stopped with no checkpoint to return to "
+                                "(pass out_dir to keep one per epoch). Try a lower learning rate.")
+
+
+def _epoch_line(epoch, epochs, history):
+    parts = [f"epoch {epoch}/{epochs}"]
+    for key in ("loss", "elbo", "kl", "val_elbo"):
+        if key in history:
+            parts.append(f"{key} {history[key][-1]:.2f}")
+    parts.append(f"{history['images_per_second'][-1]:,.0f} images/s")
+    return ", ".join(parts)
+
+
+class _FiniteLossGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss and remembers it."""
+
+    def __init__(self):
+        super().__init__()
+        self.bad_value = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.bad_value = float(loss)
+            self.model.stop_training = True
+
+
+class _Progress(keras.callbacks.Callback):
+    """A progress bar over the whole run (stderr), showing the running loss, ELBO and KL."""
+
+    def __init__(self, epochs, steps_per_epoch, start_epoch):
+        super().__init__()
+        from tqdm import tqdm
+
+        self.steps_per_epoch = steps_per_epoch
+        self.bar = tqdm(total=epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
+                        unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
+                        disable=os.environ.get("TFVAE_NO_PROGRESS") == "1")
+        self.epoch = start_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.n = self.epoch * self.steps_per_epoch + batch + 1
+        logs = logs or {}
+        self.bar.set_postfix({k: f"{float(logs[k]):.2f}" for k in ("loss", "elbo", "kl") if k in logs},
+                             refresh=False)
+        self.bar.refresh()
+
+    def close(self):
+        self.bar.close()
