@@ -47,7 +47,10 @@ class ModelConfig:
     hidden_units: width of the MLP's hidden layer (500 in the paper for MNIST).
     likelihood: "bernoulli" (binary data), "gaussian" (learned per-pixel variance) or
       "gaussian_fixed" (variance fixed to `observation_scale` squared).
-    beta: weight of the KL term in the training objective (1 gives the ELBO).
+    beta: weight of the KL term in the training objective (1 gives the ELBO). The model
+      keeps it in the variable `kl_weight`, which callbacks may change (KL warm-up).
+    free_bits: if > 0, each latent dimension's KL counts as at least this many nats in the
+      training objective (Kingma et al., 2016), eq. {eq}`eq-free-bits`; the reported ELBO is unchanged.
     n_samples: L, the samples of z per data point in the ELBO estimate.
     analytic_kl: closed-form KL (paper's eq. 7) instead of Monte Carlo (eq. 6).
     objective: "elbo" or "iwae" (the importance-weighted bound with `iwae_k` samples).
@@ -63,6 +66,7 @@ class ModelConfig:
     likelihood: str = "bernoulli"
     observation_scale: float = 0.1
     beta: float = 1.0
+    free_bits: float = 0.0
     n_samples: int = 1
     analytic_kl: bool = True
     objective: str = "elbo"
@@ -82,6 +86,8 @@ class ModelConfig:
         validation.one_of(self.objective, OBJECTIVES, "objective")
         if not (math.isfinite(self.beta) and self.beta >= 0):
             raise validation.InvalidInputError(f"beta must be a finite number >= 0, got {self.beta}")
+        if not (math.isfinite(self.free_bits) and self.free_bits >= 0):
+            raise validation.InvalidInputError(f"free_bits must be a finite number >= 0, got {self.free_bits}")
         if not self.observation_scale > 0:
             raise validation.InvalidInputError(f"observation_scale must be > 0, got {self.observation_scale}")
         if len(self.image_shape) != 2 or min(self.image_shape) < 1:
@@ -211,6 +217,10 @@ class VAE(LatentVariableModel):
 
     metric_names = ("loss", "elbo", "reconstruction", "kl")
 
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(config, **kwargs)
+        self.kl_weight = keras.Variable(float(config.beta), dtype="float32", trainable=False, name="kl_weight")
+
     def latent_parameters(self) -> int:
         return 2 * self.latent_dim
 
@@ -249,7 +259,10 @@ class VAE(LatentVariableModel):
             loss = -tf.reduce_mean(bound)
         else:
             # The beta-weighted objective, eq. (eq-beta-vae); beta = 1 is the ELBO.
-            loss = -tf.reduce_mean(terms.reconstruction - self.config.beta * terms.kl)
+            kl = terms.kl
+            if self.config.free_bits > 0:
+                kl = objectives.free_bits_kl(self.encode(x), self.prior, self.config.free_bits)
+            loss = -tf.reduce_mean(terms.reconstruction - self.kl_weight * kl)
         return {"loss": loss, "elbo": terms.elbo, "reconstruction": terms.reconstruction, "kl": terms.kl}
 
 

@@ -49,6 +49,27 @@ def standard_normal_kl(mean, log_var):
     return 0.5 * tf.reduce_sum(tf.math.expm1(log_var) - log_var + tf.square(mean), axis=-1)
 
 
+def kl_per_dimension(q, prior):
+    """The closed-form KL of each latent dimension, for a diagonal-Gaussian q and prior.
+
+    The terms of eq. {eq}`eq-kl-diag` before the sum. Shapes: batch (n,), event (d,) -> (n, d).
+    """
+    d = diagonal_log_variance(q) - diagonal_log_variance(prior)
+    return 0.5 * (tf.math.expm1(d) - d + tf.square(q.mean() - prior.mean()) * tf.exp(-diagonal_log_variance(prior)))
+
+
+def free_bits_kl(q, prior, free_bits: float):
+    """KL with free bits, eq. {eq}`eq-free-bits`: sum_j max(lambda, E_batch[KL_j]) per example.
+
+    Each dimension's KL, averaged over the batch, counts as at least `free_bits` nats, so the
+    optimizer gains nothing by pushing it lower (Kingma et al., 2016). Shapes: -> (n,), every
+    entry equal to the batch's clipped total.
+    """
+    per_dim = tf.reduce_mean(kl_per_dimension(q, prior), axis=0)
+    total = tf.reduce_sum(tf.maximum(per_dim, free_bits))
+    return tf.fill(tf.shape(q.mean())[:1], total)
+
+
 def diagonal_log_variance(q):
     """The log variances of a diagonal Gaussian `tfd.MultivariateNormalDiag`, shape (..., d)."""
     return 2.0 * tf.math.log(q.stddev())

@@ -1,0 +1,27 @@
+"""Small helpers for the book's pages (and anyone's notebook)."""
+
+from __future__ import annotations
+
+
+def show_notice(dataset):
+    """Display, visibly in the page, which data the page ran on.
+
+    A page that ran on a substitute (for example Fashion-MNIST in place of MNIST on a
+    machine with no network) shows a warning box saying so; otherwise a note.
+    """
+    from IPython.display import Markdown, display
+
+    kind = "warning" if dataset.substitute_for else "note"
+    display(Markdown(f":::{{{kind}}}\n{dataset.notice()}\n:::"))
+
+
+def show_table(rows, headers):
+    """Display a small table (rows of values) as Markdown, numbers with 2 decimals."""
+    from IPython.display import Markdown, display
+
+    def cell(v):
+        return f"{v:,.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    display(Markdown("\n".join(lines)))
