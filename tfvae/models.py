@@ -133,10 +133,14 @@ class LatentVariableModel(keras.Model):
                                         outputs_per_pixel, config.hidden_units)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.seed_counter = keras.Variable(0, dtype="int64", trainable=False, name="seed_counter")
+        self.create_state()
         self(tf.zeros((1,) + self.image_shape))  # create every weight now, so weights load and save at once
 
     def latent_parameters(self) -> int:
         raise NotImplementedError
+
+    def create_state(self):
+        """Create any further variables a subclass needs (Keras wants all state before the first call)."""
 
     @property
     def metrics(self):
@@ -217,9 +221,8 @@ class VAE(LatentVariableModel):
 
     metric_names = ("loss", "elbo", "reconstruction", "kl")
 
-    def __init__(self, config: ModelConfig, **kwargs):
-        super().__init__(config, **kwargs)
-        self.kl_weight = keras.Variable(float(config.beta), dtype="float32", trainable=False, name="kl_weight")
+    def create_state(self):
+        self.kl_weight = keras.Variable(float(self.config.beta), dtype="float32", trainable=False, name="kl_weight")
 
     def latent_parameters(self) -> int:
         return 2 * self.latent_dim
