@@ -1,0 +1,72 @@
+"""Clustering accuracy (Hungarian matching), NMI and the k-means baseline."""
+
+import numpy as np
+import pytest
+
+from tfvae import clustering
+from tfvae.errors import InvalidInputError
+
+
+def test_accuracy_is_one_for_any_renaming_of_the_classes():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, size=500)
+    for _ in range(5):
+        renamed = rng.permutation(10)[y]
+        assert clustering.cluster_accuracy(y, renamed) == 1.0
+        assert clustering.nmi(y, renamed) == pytest.approx(1.0)
+
+
+def test_accuracy_matches_a_hand_solved_confusion_table():
+    # Clusters 0, 1, 2 against classes 0, 1, 2 (rows: cluster, columns: class):
+    #   cluster 0: 2 of class 0, 5 of class 1          -> best matched to class 1 (5)
+    #   cluster 1: 6 of class 0                         -> class 0 (6)
+    #   cluster 2: 3 of class 1, 4 of class 2           -> class 2 (4)
+    # The greedy choice "cluster 2 -> class 1" would block the better total 5 + 6 + 4 = 15 of 20.
+    table = {(0, 0): 2, (0, 1): 5, (1, 0): 6, (2, 1): 3, (2, 2): 4}
+    y_pred = np.concatenate([np.full(n, k) for (k, c), n in table.items()])
+    y_true = np.concatenate([np.full(n, c) for (k, c), n in table.items()])
+    assert clustering.cluster_accuracy(y_true, y_pred) == pytest.approx(15 / 20)
+    assert clustering.cluster_to_class(y_true, y_pred) == {0: 1, 1: 0, 2: 2}
+
+
+def test_accuracy_is_one_to_one_so_merging_classes_loses():
+    # One cluster holding two equal classes can be matched to one of them only.
+    y_true = np.array([0, 0, 1, 1])
+    assert clustering.cluster_accuracy(y_true, np.zeros(4, np.int64)) == 0.5
+
+
+def test_extra_clusters_count_as_wrong():
+    y_true = np.array([0, 0, 0, 1, 1, 1])
+    y_pred = np.array([0, 0, 2, 1, 1, 3])  # four clusters, two classes: two images unmatched
+    assert clustering.cluster_accuracy(y_true, y_pred) == pytest.approx(4 / 6)
+
+
+def test_nmi_is_near_zero_for_independent_labels():
+    rng = np.random.default_rng(1)
+    y, c = rng.integers(0, 10, 20000), rng.integers(0, 10, 20000)
+    # Finite-sample bias of the plug-in MI is about (10-1)^2 / (2 n) nats = 0.002; 0.01 leaves room.
+    assert clustering.nmi(y, c) < 0.01
+
+
+def test_kmeans_recovers_well_separated_blobs():
+    rng = np.random.default_rng(2)
+    centers = np.array([[0, 0], [10, 0], [0, 10]], float)
+    y = rng.integers(0, 3, 300)
+    x = centers[y] + rng.normal(size=(300, 2))
+    pred = clustering.kmeans_baseline(x, 3, seed=0)
+    assert pred.shape == (300,)
+    assert clustering.cluster_accuracy(y, pred) == 1.0
+
+
+def test_kmeans_is_repeatable_for_a_seed():
+    x = np.random.default_rng(3).normal(size=(200, 5))
+    assert np.array_equal(clustering.kmeans_baseline(x, 4, seed=7), clustering.kmeans_baseline(x, 4, seed=7))
+
+
+def test_bad_labels_are_rejected_with_a_clear_error():
+    with pytest.raises(InvalidInputError, match="one length"):
+        clustering.cluster_accuracy(np.zeros(3, int), np.zeros(4, int))
+    with pytest.raises(InvalidInputError, match="integer labels"):
+        clustering.cluster_accuracy(np.zeros(3), np.zeros(3))
+    with pytest.raises(InvalidInputError, match="at least"):
+        clustering.kmeans_baseline(np.zeros((2, 3)), 5)
