@@ -76,12 +76,12 @@ def diagonal_log_variance(q):
 
 
 def kl_to_prior(q, prior, z=None):
-    """KL(q(z|x) || p(z)) per example: closed form when the prior is a diagonal Gaussian,
+    """KL(q(z|x) || p(z)) per example: closed form when q and the prior are diagonal Gaussians,
     else the one-sample Monte Carlo estimate log q(z|x) - log p(z) at the samples `z`.
 
     Shapes: q batch (batch,), event (d,); z (L, batch, d) -> (batch,).
     """
-    if is_diagonal_gaussian(prior):
+    if is_diagonal_gaussian(prior) and is_diagonal_gaussian(q):
         return gaussian_kl(q.mean(), diagonal_log_variance(q), prior.mean(), diagonal_log_variance(prior))
     if z is None:
         raise ValueError("a Monte Carlo KL needs samples z from q")
@@ -126,7 +126,7 @@ def elbo(x, encode: Callable, decode: Callable, prior, *, n_samples: int = 1,
     q = encode(x)
     z = q.sample(n_samples, seed=seed)  # (L, batch, d); TFP samples a Gaussian by reparameterization
     reconstruction = tf.reduce_mean(decode(z).log_prob(x), axis=0)
-    if analytic_kl and is_diagonal_gaussian(prior):
+    if analytic_kl and is_diagonal_gaussian(prior) and is_diagonal_gaussian(q):
         kl = kl_to_prior(q, prior)
     else:
         kl = tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
@@ -162,7 +162,7 @@ def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k
     for start, chunk_seed in zip(starts, seeds):
         log_w = log_importance_weights(x, encode, decode, prior, min(chunk_size, k - start), seed=chunk_seed)
         part = tf.reduce_logsumexp(log_w, axis=0)
-        total = part if total is None else tf.math.logaddexp(total, part)
+        total = part if total is None else tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
     return total - math.log(k)
 
 
