@@ -1,0 +1,217 @@
+"""Figures for the book: every figure in a chapter is drawn by a function here.
+
+Each function takes plain arrays (or a model and arrays), draws with matplotlib and
+returns the `Figure`, so a notebook cell ending in the call shows it and a test can
+inspect it. Nothing here computes a result the book asserts; the chapters compute,
+these functions only draw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+# Ten well separated colours for the ten classes of MNIST and Fashion-MNIST.
+CLASS_COLOURS = plt.get_cmap("tab10")
+
+
+def _images(images) -> np.ndarray:
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+    return images
+
+
+def image_grid(images, *, n_cols: int = 10, title: str | None = None, labels=None, scale: float = 0.9):
+    """A grid of grey images, white on black as the data are stored.
+
+    Args:
+      images: (n, h, w) values in [0, 1].
+      n_cols: images per row.
+      labels: optional n strings shown under the images.
+    """
+    images = _images(images)
+    n_rows = math.ceil(len(images) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(scale * n_cols, scale * n_rows * (1.25 if labels is not None else 1)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray", vmin=0.0, vmax=1.0)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: dict, *, title: str | None = None, scale: float = 0.9):
+    """Rows of images with a name at the left of each: e.g. originals, then two models' reconstructions.
+
+    Args:
+      rows: dict row name -> (n, h, w) images; every row shows the same number of images.
+    """
+    rows = {name: _images(images) for name, images in rows.items()}
+    n_cols = max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(scale * n_cols + 1.2, scale * len(rows)), squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(images):
+                ax.imshow(images[c], cmap="gray", vmin=0.0, vmax=1.0)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(panels: dict, labels, *, class_names=None, points: dict | None = None, size: float = 4.0):
+    """Side-by-side scatter plots of 2-D codes, coloured by class.
+
+    Args:
+      panels: dict panel title -> codes (n, 2); all panels share `labels`.
+      labels: (n,) integer classes.
+      class_names: names for the legend, indexed by class.
+      points: optional dict panel title -> (m, 2) extra points drawn as black crosses
+        (for example the points a decoder is asked about).
+    """
+    labels = np.asarray(labels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels) + 1.5, size), squeeze=False)
+    for ax, (name, codes) in zip(axes[0], panels.items()):
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != 2:
+            raise ValueError(f"codes for {name!r} must have shape (n, 2), got {codes.shape}")
+        ax.scatter(codes[:, 0], codes[:, 1], c=CLASS_COLOURS(labels % 10), s=3, alpha=0.6, linewidths=0)
+        if points and name in points:
+            extra = np.asarray(points[name])
+            ax.scatter(extra[:, 0], extra[:, 1], marker="x", c="black", s=25, linewidths=1)
+        ax.set_title(name)
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
+    names = class_names if class_names is not None else [str(c) for c in range(int(labels.max()) + 1)]
+    handles = [matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=CLASS_COLOURS(c % 10), label=str(n))
+               for c, n in enumerate(names)]
+    fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
+    return fig
+
+
+def decoded_manifold(decode, *, extent=(-3.0, 3.0, -3.0, 3.0), n: int = 15, title: str | None = None, ax=None):
+    """The images a decoder makes of an n x n grid of points in a 2-D latent space.
+
+    Args:
+      decode: z (m, 2) -> images (m, h, w) (for a model: `lambda z: model.decode(z).mean()`).
+      extent: (z1_min, z1_max, z2_min, z2_max) of the grid.
+    Returns:
+      The figure; the grid's top row is the largest z2, as in a scatter plot.
+    """
+    x0, x1, y0, y1 = extent
+    z1 = np.linspace(x0, x1, n, dtype=np.float32)
+    z2 = np.linspace(y1, y0, n, dtype=np.float32)
+    grid = np.stack(np.meshgrid(z1, z2), axis=-1).reshape(-1, 2)
+    images = _images(np.asarray(decode(grid)))
+    h, w = images.shape[1:]
+    canvas = images.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, extent=(x0, x1, y0, y1), aspect="auto")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def decoded_manifolds(decoders: dict, extents: dict, *, n: int = 15, size: float = 4.5):
+    """`decoded_manifold` for several models side by side (dict title -> decode, dict title -> extent)."""
+    fig, axes = plt.subplots(1, len(decoders), figsize=(size * len(decoders), size), squeeze=False)
+    for ax, (name, decode) in zip(axes[0], decoders.items()):
+        decoded_manifold(decode, extent=extents[name], n=n, title=name, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def lines(x, series: dict, *, xlabel: str, ylabel: str, log_x: bool = False, log_y: bool = False,
+          title: str | None = None, hlines: dict | None = None, markers: bool = True):
+    """Several curves over a shared x axis (for example a quantity against the number of samples).
+
+    Args:
+      x: (n,) positions.
+      series: dict curve name -> (n,) values.
+      hlines: optional dict name -> y value drawn as a dashed horizontal line (a reference value).
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in series.items():
+        ax.plot(x, values, marker="o" if markers else None, markersize=3, label=name)
+    for name, value in (hlines or {}).items():
+        ax.axhline(value, linestyle="--", color="black", linewidth=1, label=name)
+    ax.set_xscale("log" if log_x else "linear")
+    ax.set_yscale("log" if log_y else "linear")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict, *, keys=("elbo", "val_elbo"), ylabel: str = "ELBO per image (nats)",
+                    title: str | None = None, skip_first: int = 0):
+    """Per-epoch training curves from `tfvae.training.fit` histories.
+
+    Args:
+      histories: dict run name -> history (dict of per-epoch lists).
+      keys: which history entries to draw ("elbo" is the training ELBO, "val_elbo" the validation one).
+      skip_first: leave out the first epochs, whose values dwarf the rest.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run, history in histories.items():
+        for key in keys:
+            if key not in history:
+                raise KeyError(f"history of {run!r} has no {key!r}; it has {', '.join(sorted(history))}")
+            values = np.asarray(history[key])[skip_first:]
+            epochs = np.arange(skip_first + 1, skip_first + 1 + len(values))
+            style = "--" if key.startswith("val_") else "-"
+            name = ("validation " + key[4:]) if key.startswith("val_") else ("training " + key)
+            ax.plot(epochs, values, style, marker="o", markersize=3, label=f"{run}: {name}" if len(histories) > 1 else name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def histograms(samples: dict, *, xlabel: str, bins: int = 40, title: str | None = None, log_y: bool = False):
+    """Overlaid histograms (densities) of several samples, dict name -> (n,) values, on shared bins."""
+    arrays = {name: np.asarray(values, dtype=np.float64).ravel() for name, values in samples.items()}
+    everything = np.concatenate(list(arrays.values()))
+    edges = np.histogram_bin_edges(everything[np.isfinite(everything)], bins=bins)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in arrays.items():
+        ax.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.4, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    if log_y:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
