@@ -108,8 +108,9 @@
     ".tfvae-explorer .tfvae-top{display:flex;gap:14px;align-items:flex-start;flex-wrap:wrap}",
     ".tfvae-explorer canvas.tfvae-image{width:168px;height:168px;image-rendering:pixelated;border:1px solid #888;background:#000}",
     ".tfvae-explorer canvas.tfvae-pad{width:168px;height:168px;border:1px solid #888;cursor:crosshair;touch-action:none}",
-    ".tfvae-explorer .tfvae-controls{display:flex;flex-direction:column;gap:6px;min-width:200px}",
+    ".tfvae-explorer .tfvae-controls{display:flex;flex-direction:column;gap:6px;width:220px}",
     ".tfvae-explorer .tfvae-sliders{display:grid;grid-template-columns:max-content 1fr 4em;gap:2px 8px;align-items:center;margin-top:8px}",
+    ".tfvae-explorer .tfvae-readout{font-family:monospace;font-size:12px;margin-top:6px;overflow-wrap:anywhere}",
     ".tfvae-explorer .tfvae-note{color:#555;font-size:12px;margin-top:6px}",
     ".tfvae-explorer button,.tfvae-explorer select{font:inherit}",
   ].join("\n");
@@ -160,8 +161,8 @@
       element("option", { value: "", text: "start from…" }, anchorSelect);
       spec.anchors.forEach(function (a, k) { element("option", { value: String(k), text: a.name }, anchorSelect); });
     }
-    const readout = element("div", { class: "tfvae-readout" }, controls);
 
+    const readout = element("div", { class: "tfvae-readout" }, root);
     const table = element("div", { class: "tfvae-sliders" }, root);
     const sliders = [], labels = [], choosers = [];
     for (let i = 0; i < spec.slider_count; i++) {
