@@ -23,12 +23,18 @@
     return new Float32Array(bytes.buffer, 0, bytes.length / 4);
   }
 
-  // Two 12-bit fields in three bytes, offset by 2048 (see pack12 in decoder_export.py).
-  function unpack12(bytes, n) {
-    const out = new Int16Array(n);
-    for (let k = 0, j = 0; k < n; k += 2, j += 3) {
-      out[k] = (bytes[j] | ((bytes[j + 1] & 15) << 8)) - 2048;
-      if (k + 1 < n) out[k + 1] = ((bytes[j + 1] >> 4) | (bytes[j + 2] << 4)) - 2048;
+  // n signed integers stored back to back, `bits` bits each, least significant bit first,
+  // offset by 2^(bits-1) (see pack_bits in decoder_export.py).
+  function unpackBits(bytes, bits, n) {
+    const out = new Int32Array(n);
+    const offset = 1 << (bits - 1);
+    let position = 0;
+    for (let k = 0; k < n; k++) {
+      let value = 0;
+      for (let b = 0; b < bits; b++, position++) {
+        value |= ((bytes[position >> 3] >> (position & 7)) & 1) << b;
+      }
+      out[k] = value - offset;
     }
     return out;
   }
@@ -45,7 +51,7 @@
     const layers = spec.layers.map(function (layer) {
       if (!(layer.activation in ACTIVATIONS)) throw new Error("unknown activation " + layer.activation);
       const n = layer.inputs * layer.outputs;
-      const q = unpack12(bytesFromBase64(layer.kernel.q12), n);
+      const q = unpackBits(bytesFromBase64(layer.kernel.packed), layer.kernel.bits, n);
       const scale = float32FromBase64(layer.kernel.scale);
       const kernel = new Float32Array(n);
       for (let i = 0; i < layer.inputs; i++) {

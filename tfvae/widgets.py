@@ -76,7 +76,7 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
     try:
         spec["decoder"] = decoder_export.export_decoder(model)
         spec["mode"] = "mlp"
-        spec["note"] = (f"{spec['prior']['note']} The decoder (12-bit weights) runs in your browser: "
+        spec["note"] = (f"{spec['prior']['note']} The decoder (weights rounded to 13 bits) runs in your browser: "
                         "the image is the mean of p(x|z).")
     except decoder_export.UntranslatableDecoderError as error:
         if d != 2:
