@@ -1,0 +1,129 @@
+"""The live explorer (ipywidgets): widgets are built without a front end, so the tests drive
+them as a front end would, by setting values and clicking buttons."""
+
+import io
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfvae import data, models, widgets
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return models.build(image_shape=(8, 8), latent_dim=5, hidden_units=32, seed=0)
+
+
+def build(model, **kwargs):
+    # pytest runs outside a kernel: the explorer must warn that nothing can show it here.
+    with pytest.warns(UserWarning, match="no widget front end"):
+        return widgets.latent_explorer(model, **kwargs)
+
+
+def shown_image(explorer) -> np.ndarray:
+    """The grey levels the image widget shows, at the model's resolution."""
+    picture = np.asarray(Image.open(io.BytesIO(explorer.image.value)))
+    return picture[::explorer._zoom, ::explorer._zoom].astype(int)
+
+
+def expected_grey_levels(model, z) -> np.ndarray:
+    mean = model.decode(np.asarray(z, np.float32)[None]).mean().numpy()[0]
+    return np.rint(255 * np.clip(mean, 0, 1)).astype(int)
+
+
+def test_moving_a_slider_redraws_the_image_with_the_decoder_output(model):
+    explorer = build(model)
+    before = explorer.image.value
+    explorer.sliders[2].value = 1.25
+    assert explorer.image.value != before
+    assert explorer.z[2] == 1.25
+    # The widget decodes in a tf.function, the test eagerly: float32 differences (~1e-7)
+    # can flip a rounding to the next grey level, never more.
+    assert np.abs(shown_image(explorer) - expected_grey_levels(model, explorer.z)).max() <= 1
+
+
+def test_selector_makes_a_slider_drive_another_coordinate(model):
+    explorer = build(model, max_sliders=2)
+    assert len(explorer.sliders) == 2 and len(explorer.selectors) == 2
+    explorer.selectors[1].value = 4
+    explorer.sliders[1].value = -2.0
+    assert explorer.z.tolist() == [0.0, 0.0, 0.0, 0.0, -2.0]
+    assert np.abs(shown_image(explorer) - expected_grey_levels(model, explorer.z)).max() <= 1
+
+
+def test_start_from_test_image_moves_to_its_encoding(model, digits):
+    images, labels = digits.test.x[:40], digits.test.y[:40]
+    explorer = build(model, images=images, labels=labels)
+    explorer.image_index.value = 7
+    explorer.start_button.click()
+    np.testing.assert_allclose(explorer.z, model.encode(images[7:8]).mean().numpy()[0], atol=1e-6)
+    assert f"label {labels[7]}" in explorer.status.value
+    assert [s.value for s in explorer.sliders] == pytest.approx(explorer.z.tolist())
+
+
+def test_clicking_the_pad_decodes_the_nearest_encoded_image(model, digits):
+    images = digits.test.x[:40]
+    explorer = build(model, images=images)
+    codes = model.encode(images).mean().numpy()
+    target = codes[11]
+    # Pixel position of code 11's first two coordinates on the pad (axes fill the picture).
+    size, r = explorer.PAD_PIXELS, explorer.range
+    x, y = (target[0] / r + 1) / 2 * size, (1 - target[1] / r) / 2 * size
+    explorer.pad_click(x, y)
+    nearest = np.argmin(np.sum((codes[:, :2] - target[:2]) ** 2, axis=1))
+    np.testing.assert_allclose(explorer.z, codes[nearest], atol=1e-6)
+
+
+def test_pad_marks_the_current_point(model, digits):
+    explorer = build(model, images=digits.test.x[:20])
+    red = np.array([214, 39, 40])
+    def red_pixels():
+        picture = np.asarray(Image.open(io.BytesIO(explorer.pad.value)))[..., :3]
+        return np.argwhere(np.all(picture == red, axis=-1))
+    centre_before = red_pixels().mean(axis=0)
+    explorer.sliders[0].value = 2.0  # move right by 2/3 of the half-width
+    centre_after = red_pixels().mean(axis=0)
+    assert centre_after[1] - centre_before[1] == pytest.approx(2.0 / explorer.range / 2 * (explorer.PAD_PIXELS - 1), abs=1)
+
+
+def test_random_and_reset_buttons(model):
+    explorer = build(model)
+    explorer.random_button.click()
+    assert np.any(explorer.z != 0)
+    explorer.reset_button.click()
+    assert np.all(explorer.z == 0)
+    assert np.abs(shown_image(explorer) - expected_grey_levels(model, np.zeros(5))).max() <= 1
+
+
+def test_any_decoder_architecture_works_live():
+    conv = models.build(image_shape=(8, 8), latent_dim=3, architecture="conv")
+    explorer = build(conv)
+    explorer.sliders[0].value = 1.0
+    assert np.abs(shown_image(explorer) - expected_grey_levels(conv, explorer.z)).max() <= 1
+
+
+def test_without_a_front_end_it_says_what_to_do_instead(model, capsys):
+    explorer = build(model)
+    assert widgets.has_widget_front_end() is False
+    explorer._ipython_display_()
+    printed = capsys.readouterr().out
+    assert "no widget front end" in printed and "static_explorer" in printed
+
+
+def test_missing_ipywidgets_gives_a_clear_error(model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
+    with pytest.raises(widgets.WidgetsUnavailableError, match="ipywidgets is not installed.*static_explorer"):
+        widgets.latent_explorer(model)
+
+
+def test_z_of_the_wrong_size_is_rejected(model):
+    explorer = build(model)
+    with pytest.raises(ValueError, match=r"z has shape \(3,\); expected \(5,\)"):
+        explorer.set_z([0.0, 1.0, 2.0])
