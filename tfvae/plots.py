@@ -215,3 +215,70 @@ def histograms(samples: dict, *, xlabel: str, bins: int = 40, title: str | None 
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def bound_curves(curves: dict, *, ylabel: str = "ELBO per image (nats)", size: float = 3.2):
+    """Training and test bound against training samples seen, one panel per run (Kingma & Welling's Figure 2).
+
+    Args:
+      curves: dict panel title -> (samples (n,), train bound (n,), test bound (n,)).
+    Returns:
+      The figure; the x axis is logarithmic and every panel shares the y axis.
+    """
+    fig, axes = plt.subplots(1, len(curves), figsize=(size * len(curves), size + 0.4), sharey=True, squeeze=False)
+    for ax, (name, (samples, train, test)) in zip(axes[0], curves.items()):
+        ax.plot(samples, train, "-", color="C0", label="training")
+        ax.plot(samples, test, "--", color="C3", label="test")
+        ax.set_xscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("training samples seen")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, 0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def quantile_manifold(decode, *, n: int = 20, title: str | None = None):
+    """A 2-D latent space decoded on a grid of Gaussian quantiles (Kingma & Welling's Figure 4).
+
+    The unit square's grid points u (n x n, away from 0 and 1) are mapped through the
+    inverse CDF of N(0, 1), z = Phi^{-1}(u), so equal steps in the picture are equal
+    amounts of prior probability.
+
+    Args:
+      decode: z (m, 2) -> images (m, h, w).
+    """
+    from scipy.stats import norm
+
+    edge = 0.5 / n  # grid points at the centres of n equal-probability cells
+    fig = decoded_manifold(lambda u: decode(norm.ppf(u).astype(np.float32)), extent=(edge, 1 - edge, edge, 1 - edge),
+                           n=n, title=title)
+    fig.axes[0].set_xlabel(r"$\Phi(z_1)$")
+    fig.axes[0].set_ylabel(r"$\Phi(z_2)$")
+    return fig
+
+
+def kl_per_dimension_bars(kl: dict, *, activity: dict | None = None, threshold: float = 0.01, size=(8, 1.9)):
+    """Bar plots of the average KL of each latent dimension, one row per run, dimensions sorted by KL.
+
+    Args:
+      kl: dict run name -> (d,) nats per dimension.
+      activity: optional dict run name -> (d,) unit activities; inactive units (activity
+        <= `threshold`) are drawn grey.
+    """
+    fig, axes = plt.subplots(len(kl), 1, figsize=(size[0], size[1] * len(kl)), sharex=True, squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], kl.items()):
+        values = np.asarray(values, dtype=np.float64)
+        order = np.argsort(-values)
+        colours = ["C0"] * len(values)
+        if activity is not None:
+            active = np.asarray(activity[name]) > threshold
+            colours = ["C0" if active[j] else "0.6" for j in order]
+        ax.bar(np.arange(len(values)), values[order], color=colours)
+        ax.set_ylabel("KL (nats)")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    axes[-1, 0].set_xlabel("latent dimension, sorted by KL" + (" (grey: inactive)" if activity is not None else ""))
+    fig.tight_layout()
+    return fig

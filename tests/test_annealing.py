@@ -1,0 +1,93 @@
+"""Specifications of tfvae.annealing: the KL warm-up schedule of eq-kl-warmup is linear from
+`start` to `target` over the warm-up and constant after it, and the callback really moves the
+model's `kl_weight` while Keras trains."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfvae import annealing, data, models, training
+from tfvae.errors import InvalidInputError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", max_train=200)
+
+
+def small_vae(ds):
+    return models.build(image_shape=ds.image_shape, latent_dim=2, hidden_units=16)
+
+
+class WeightProbe(keras.callbacks.Callback):
+    """Reads model.kl_weight after every training batch: the value the step really trained with."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(float(self.model.kl_weight.numpy()))
+
+
+def test_warmup_weight_rises_linearly_from_start_to_target_then_stays():
+    weights = [annealing.warmup_weight(t, 4, start=0.2) for t in range(8)]
+    # Exact arithmetic on a few floats: 1e-12 only absorbs rounding.
+    np.testing.assert_allclose(weights[:5], np.linspace(0.2, 1.0, 5), atol=1e-12)
+    assert weights[4:] == [1.0] * 4
+
+
+def test_warmup_weight_reaches_a_target_other_than_one():
+    assert annealing.warmup_weight(10, 5, target=4.0) == 4.0
+    assert annealing.warmup_weight(2.5, 5, target=4.0) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(t=1, warmup=0), "warmup"), (dict(t=-1, warmup=3), "t must")])
+def test_warmup_weight_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        annealing.warmup_weight(kwargs["t"], kwargs["warmup"])
+
+
+def test_callback_rejects_bad_unit_and_models_without_kl_weight(digits):
+    with pytest.raises(InvalidInputError, match="unit"):
+        annealing.KLWarmup(3, unit="batch")
+    autoencoder = models.build(kind="autoencoder", image_shape=digits.image_shape, latent_dim=2, hidden_units=16)
+    with pytest.raises(InvalidInputError, match="kl_weight"):
+        annealing.KLWarmup(3).set_model(autoencoder)
+
+
+def test_epoch_warmup_sets_kl_weight_before_each_epoch(digits):
+    training.set_seed(0)
+    model = small_vae(digits)
+    warmup, probe = annealing.KLWarmup(2), WeightProbe()
+    training.fit(model, digits, epochs=4, batch_size=50, binarization="dynamic", validate=False,
+                 steps_per_execution=1, callbacks=[warmup, probe], verbose=0)
+    assert warmup.history == [(0, 0.0), (1, 0.5), (2, 1.0), (3, 1.0)]
+    steps = len(probe.seen) // 4  # 200 images in batches of 50: 4 steps per epoch
+    assert probe.seen == [0.0] * steps + [0.5] * steps + [1.0] * 2 * steps
+    assert float(model.kl_weight.numpy()) == 1.0
+
+
+def test_step_warmup_follows_the_optimizer_step_count(digits):
+    training.set_seed(0)
+    model = small_vae(digits)
+    warmup, probe = annealing.KLWarmup(6, unit="step", start=0.4), WeightProbe()
+    training.fit(model, digits, epochs=2, batch_size=50, binarization="dynamic", validate=False,
+                 steps_per_execution=1, callbacks=[warmup, probe], verbose=0)
+    expected = [annealing.warmup_weight(step, 6, start=0.4) for step in range(8)]
+    np.testing.assert_allclose(probe.seen, expected, rtol=1e-6)  # float32 variable vs float64 schedule
+    assert [t for t, _ in warmup.history] == list(range(8))
+
+
+def test_kl_weight_scales_the_kl_term_of_the_training_loss(digits):
+    model = small_vae(digits)
+    x = digits.binarized("train")[:50]
+    seed = np.array([3, 4], np.int32)
+    model.kl_weight.assign(0.0)
+    no_kl = model.loss_terms(x, seed=seed)
+    model.kl_weight.assign(0.5)
+    half_kl = model.loss_terms(x, seed=seed)
+    # Same noise, so the terms agree; float32 sums of ~64 pixels: 1e-4 relative.
+    np.testing.assert_allclose(no_kl["loss"], -np.mean(no_kl["reconstruction"]), rtol=1e-4)
+    np.testing.assert_allclose(half_kl["loss"], -np.mean(half_kl["reconstruction"] - 0.5 * half_kl["kl"]), rtol=1e-4)
+    np.testing.assert_allclose(no_kl["elbo"], half_kl["elbo"], rtol=1e-5)  # the reported ELBO ignores the weight
