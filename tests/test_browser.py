@@ -1,0 +1,184 @@
+"""The latent explorer and the math in pages built by Jupyter Book, opened offline in Chromium.
+
+Two sources of pages:
+* TFVAE_BOOK_HTML=<built book's html folder> (CI sets it after `jupyter-book build .`): the
+  chapters that hold an explorer (01, 06, 10, 11). The expected image comes from the weights
+  exported in the page, decoded in NumPy (`tfvae.decoder_export.decode_exported`).
+* otherwise: a tiny book built here with the project's _config.yml, one notebook that trains a
+  small VAE on scikit-learn's digits, saves it, and shows `static_explorer`; the expected
+  image is the TensorFlow decoder's output of the saved model.
+
+Every request that is not a local file is refused, so the pages must work offline
+(MathJax from _static, see book/_ext/local_mathjax.py).
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from tfvae import decoder_export, serialization
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHAPTERS = ["01_autoencoders", "06_aevb", "10_beta_vae", "11_gmvae"]
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (Debian package chromium)", allow_module_level=True)
+
+TINY_NOTEBOOK = [
+    ("markdown", "# A tiny explorer page\n\nThe decoder's mean is $\\mathbb{E}[x \\mid z]$ with\n\n"
+                 "$$\np_\\theta(x \\mid z) = \\prod_i \\mathrm{Bernoulli}(x_i; \\sigma(f_\\theta(z))_i)\n$$ (eq-tiny)\n\n"
+                 "and {eq}`eq-tiny` is what the sliders show."),
+    ("code", "import numpy as np\nfrom tfvae import data, models, serialization, training, widgets"),
+    ("code", "ds = data.load('digits')\ntraining.set_seed(0)\n"
+             "model = models.build(image_shape=ds.image_shape, latent_dim=3, hidden_units=64)\n"
+             "history = training.fit(model, ds, epochs=3, batch_size=50, binarization='static', validate=False)\n"
+             "serialization.save(model, MODEL_DIR);"),
+    ("code", "widgets.static_explorer(model, anchors=widgets.encoded_anchors(model, ds.test.x, ds.test.y, [0, 1, 2]))"),
+    ("markdown", "Move a slider: the image above is decoded in the browser."),
+]
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """[(name, path of the html page, expected(spec, z) -> (h, w) means)] to check."""
+    built = os.environ.get("TFVAE_BOOK_HTML")
+    if built:
+        found = [(name, Path(built) / "book" / f"{name}.html") for name in CHAPTERS]
+        found = [(name, path) for name, path in found
+                 if path.exists() and "tfvae-explorer" in path.read_text(encoding="utf-8")]
+        assert found, f"no chapter page under {built}/book holds a latent explorer"
+        return [(name, path, expected_from_page) for name, path in found]
+    return [("tiny_book", *build_tiny_book(tmp_path_factory.mktemp("tiny_book")))]
+
+
+def build_tiny_book(root: Path):
+    shutil.copy(REPO / "_config.yml", root / "_config.yml")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/tiny\n")
+    (root / "book").mkdir()
+    shutil.copy(REPO / "book" / "references.bib", root / "book" / "references.bib")
+    shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext")
+    if (REPO / "node_modules").is_dir():
+        (root / "node_modules").symlink_to(REPO / "node_modules")
+    model_dir = root / "model"
+    cells = [nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
+             for kind, src in TINY_NOTEBOOK]
+    cells[1].source = f"MODEL_DIR = {str(model_dir)!r}\n" + cells[1].source
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(notebook, root / "book" / "tiny.ipynb")
+    jupyter_book = shutil.which("jupyter-book") or str(Path(sys.executable).parent / "jupyter-book")
+    result = subprocess.run([jupyter_book, "build", str(root), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"jupyter-book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    model = serialization.load(model_dir)
+
+    def expected_from_model(spec, z):
+        return model.decode(np.asarray(z, np.float32)[None]).mean().numpy()[0]
+
+    return root / "_build" / "html" / "book" / "tiny.html", expected_from_model
+
+
+def expected_from_page(spec, z):
+    """E[x|z] from what the page itself carries: the exported decoder, or the grid of images."""
+    if spec["mode"] == "grid":
+        grid, (h, w) = spec["grid"], spec["image_shape"]
+        index = [int(np.clip(np.rint((v - grid["lo"]) / grid["step"]), 0, grid["n"] - 1)) for v in z]
+        pixels = np.frombuffer(base64.b64decode(grid["pixels"]), np.uint8).reshape(grid["n"], grid["n"], h, w)
+        return pixels[index[1], index[0]] / 255.0
+    return decoder_export.decode_exported(spec["decoder"], z)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_offline(browser, path: Path):
+    """Open a page with every non-file request refused; returns (page, errors, refused URLs)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors, refused = [], []
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on("console", lambda message: errors.append(f"console error: {message.text}")
+            if message.type == "error" else None)
+
+    def route(request_route):
+        if request_route.request.url.startswith("file://"):
+            request_route.continue_()
+        else:
+            refused.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri(), wait_until="load")
+    return page, errors, refused
+
+
+CANVAS_AND_STATE = """root => {
+  const canvas = root.querySelector('canvas.tfvae-image');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const grey = [];
+  for (let p = 0; p < data.length; p += 4) grey.push(data[p]);
+  return {grey: grey, z: root.tfvaeExplorer.getZ(),
+          spec: JSON.parse(document.getElementById(root.id + '-spec').textContent)};
+}"""
+
+MOVE_SLIDER = """([root, index, value]) => {
+  const slider = root.querySelectorAll('input.tfvae-slider')[index];
+  slider.value = String(value);
+  slider.dispatchEvent(new Event('input', {bubbles: true}));
+}"""
+
+
+def test_explorer_in_built_page_decodes_like_tensorflow_and_math_renders_offline(pages, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, path, expected in pages:
+        page, errors, refused = open_offline(browser, path)
+        # MathJax typesets after load; it must come from the book's _static, since the CDN is refused.
+        page.wait_for_selector("mjx-container", state="attached", timeout=30_000)
+        assert page.locator("mjx-container").count() > 0, f"{name}: MathJax rendered nothing"
+        roots = page.locator("div.tfvae-explorer")
+        assert roots.count() >= 1, f"{name}: no latent explorer in the page"
+        root = roots.first.element_handle()
+        page.wait_for_function("root => root.tfvaeExplorer !== undefined", arg=root, timeout=10_000)
+        before = page.evaluate(CANVAS_AND_STATE, root)
+        spec = before["spec"]
+        target = 1.8 if spec["mode"] == "mlp" else spec["grid"]["lo"] + 14 * spec["grid"]["step"]
+        page.evaluate(MOVE_SLIDER, [root, 0, target])
+        after = page.evaluate(CANVAS_AND_STATE, root)
+        assert after["z"][0] == pytest.approx(target, abs=1e-9), f"{name}: the slider did not move z1"
+        assert after["grey"] != before["grey"], f"{name}: moving a slider left the image unchanged"
+        h, w = spec["image_shape"]
+        shown = np.array(after["grey"]).reshape(h, w)
+        wanted = np.rint(255 * np.clip(expected(spec, after["z"]), 0, 1))
+        # Against TensorFlow (tiny book): the 13-bit weights move pixels by < 1e-2
+        # (tests/test_static_explorer.py), i.e. < 2.55 grey levels, plus 1 for rounding to
+        # bytes; against the page's own weights only the rounding to bytes remains.
+        tolerance = 3 if name == "tiny_book" else 1
+        difference = np.abs(shown - wanted).max()
+        print(f"{name}: max canvas - expected difference {difference:.0f}/255 grey levels")
+        assert difference <= tolerance, f"{name}: canvas differs from the decoder by {difference} grey levels"
+        root.screenshot(path=str(ARTIFACTS / f"browser_{name}_explorer.png"))
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(ARTIFACTS / f"browser_{name}.png"), full_page=True)
+        # Refused external requests (fonts, launch buttons' icons) are expected offline and
+        # logged as "Failed to load resource"; any other console error or exception is a bug.
+        real_errors = [e for e in errors if "Failed to load resource" not in e]
+        assert not real_errors, f"{name}: JavaScript errors: {real_errors}"
+        (ARTIFACTS / f"browser_{name}_refused_requests.json").write_text(json.dumps(refused, indent=1))
+        page.close()
