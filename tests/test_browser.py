@@ -41,24 +41,29 @@ TINY_NOTEBOOK = [
     ("markdown", "# A tiny explorer page\n\nThe decoder's mean is $\\mathbb{E}[x \\mid z]$ with\n\n"
                  "$$\np_\\theta(x \\mid z) = \\prod_i \\mathrm{Bernoulli}(x_i; \\sigma(f_\\theta(z))_i)\n$$ (eq-tiny)\n\n"
                  "and {eq}`eq-tiny` is what the sliders show."),
-    ("code", "import numpy as np\nfrom tfvae import data, models, serialization, training, widgets"),
+    ("code", "from tfvae import data, models, serialization, training, widgets"),
     ("code", "ds = data.load('digits')\ntraining.set_seed(0)\n"
-             "model = models.build(image_shape=ds.image_shape, latent_dim=3, hidden_units=64)\n"
-             "history = training.fit(model, ds, epochs=3, batch_size=50, binarization='static', validate=False)\n"
-             "serialization.save(model, MODEL_DIR);"),
-    ("code", "widgets.static_explorer(model, anchors=widgets.encoded_anchors(model, ds.test.x, ds.test.y, [0, 1, 2]))"),
-    ("markdown", "Move a slider: the image above is decoded in the browser."),
+             "mlp = models.build(image_shape=ds.image_shape, latent_dim=3, hidden_units=64)\n"
+             "conv = models.build(image_shape=ds.image_shape, latent_dim=2, architecture='conv')\n"
+             "for name, model in [('mlp', mlp), ('conv', conv)]:\n"
+             "    training.fit(model, ds, epochs=2, batch_size=50, binarization='static', validate=False)\n"
+             "    serialization.save(model, f'{MODEL_DIR}/{name}')"),
+    ("code", "widgets.static_explorer(mlp, anchors=widgets.encoded_anchors(mlp, ds.test.x, ds.test.y, [0, 1, 2]))"),
+    ("markdown", "Move a slider: the image above is decoded in the browser. Below, a convolutional decoder, "
+                 "which the browser cannot run: a grid of images decoded in TensorFlow."),
+    ("code", "widgets.static_explorer(conv)"),
 ]
 
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """[(name, path of the html page, expected(spec, z) -> (h, w) means)] to check."""
+    """[(name, path of the html page, expected(k, spec, z) -> (h, w) means of the page's k-th explorer)]."""
     built = os.environ.get("TFVAE_BOOK_HTML")
     if built:
         found = [(name, Path(built) / "book" / f"{name}.html") for name in CHAPTERS]
         found = [(name, path) for name, path in found
                  if path.exists() and "tfvae-explorer" in path.read_text(encoding="utf-8")]
+        print(f"chapters with a latent explorer: {[name for name, _ in found]} (looked for {CHAPTERS})")
         assert found, f"no chapter page under {built}/book holds a latent explorer"
         return [(name, path, expected_from_page) for name, path in found]
     return [("tiny_book", *build_tiny_book(tmp_path_factory.mktemp("tiny_book")))]
@@ -83,15 +88,15 @@ def build_tiny_book(root: Path):
     result = subprocess.run([jupyter_book, "build", str(root), "-W", "-n", "--keep-going"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"jupyter-book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    model = serialization.load(model_dir)
+    saved = [serialization.load(model_dir / name) for name in ("mlp", "conv")]
 
-    def expected_from_model(spec, z):
-        return model.decode(np.asarray(z, np.float32)[None]).mean().numpy()[0]
+    def expected_from_model(k, spec, z):
+        return saved[k].decode(np.asarray(z, np.float32)[None]).mean().numpy()[0]
 
     return root / "_build" / "html" / "book" / "tiny.html", expected_from_model
 
 
-def expected_from_page(spec, z):
+def expected_from_page(k, spec, z):
     """E[x|z] from what the page itself carries: the exported decoder, or the grid of images."""
     if spec["mode"] == "grid":
         grid, (h, w) = spec["grid"], spec["image_shape"]
@@ -138,11 +143,44 @@ CANVAS_AND_STATE = """root => {
           spec: JSON.parse(document.getElementById(root.id + '-spec').textContent)};
 }"""
 
+GET_Z = "root => root.tfvaeExplorer.getZ()"
+
 MOVE_SLIDER = """([root, index, value]) => {
   const slider = root.querySelectorAll('input.tfvae-slider')[index];
   slider.value = String(value);
   slider.dispatchEvent(new Event('input', {bubbles: true}));
 }"""
+
+
+def check_explorer(page, root, where, expected, against_tensorflow):
+    """Move the explorer's first slider; the canvas must change and show E[x|z] at the new z."""
+    page.wait_for_function("root => root.tfvaeExplorer !== undefined", arg=root, timeout=10_000)
+    before = page.evaluate(CANVAS_AND_STATE, root)
+    spec = before["spec"]
+    target = 1.8 if spec["mode"] == "mlp" else spec["grid"]["lo"] + 14 * spec["grid"]["step"]
+    page.evaluate(MOVE_SLIDER, [root, 0, target])
+    after = page.evaluate(CANVAS_AND_STATE, root)
+    assert after["z"][0] == pytest.approx(target, abs=1e-9), f"{where}: the slider did not move z1"
+    assert after["grey"] != before["grey"], f"{where}: moving a slider left the image unchanged"
+    h, w = spec["image_shape"]
+    shown = np.array(after["grey"]).reshape(h, w)
+    wanted = np.rint(255 * np.clip(expected(spec, after["z"]), 0, 1))
+    # The canvas holds bytes, so rounding alone allows 1 grey level. Against TensorFlow an MLP
+    # decoder's 13-bit weights add < 1e-2 (tests/test_static_explorer.py), i.e. < 2.55 levels.
+    tolerance = 3 if against_tensorflow and spec["mode"] == "mlp" else 1
+    difference = np.abs(shown - wanted).max()
+    print(f"{where} ({spec['mode']}, latent {spec['latent_dim']}): canvas vs "
+          f"{'TensorFlow' if against_tensorflow else 'the page weights'}: max difference {difference:.0f}/255")
+    assert difference <= tolerance, f"{where}: canvas differs from the decoder by {difference} grey levels"
+    if spec["anchors"] and spec["mode"] == "mlp":
+        root.query_selector("select.tfvae-anchors").select_option("0")
+        anchor = np.clip(spec["anchors"][0]["z"], -spec["range"], spec["range"])
+        assert page.evaluate(GET_Z, root) == pytest.approx(anchor.tolist()), f"{where}: 'start from' missed its anchor"
+    z_before = page.evaluate(GET_Z, root)
+    root.query_selector("button.tfvae-random").click()
+    assert page.evaluate(GET_Z, root) != z_before, f"{where}: 'random from prior' did not move z"
+    root.query_selector("button.tfvae-reset").click()
+    assert page.evaluate(GET_Z, root) == [0.0] * spec["latent_dim"], f"{where}: 'reset' did not return to z = 0"
 
 
 def test_explorer_in_built_page_decodes_like_tensorflow_and_math_renders_offline(pages, browser):
@@ -154,26 +192,12 @@ def test_explorer_in_built_page_decodes_like_tensorflow_and_math_renders_offline
         assert page.locator("mjx-container").count() > 0, f"{name}: MathJax rendered nothing"
         roots = page.locator("div.tfvae-explorer")
         assert roots.count() >= 1, f"{name}: no latent explorer in the page"
-        root = roots.first.element_handle()
-        page.wait_for_function("root => root.tfvaeExplorer !== undefined", arg=root, timeout=10_000)
-        before = page.evaluate(CANVAS_AND_STATE, root)
-        spec = before["spec"]
-        target = 1.8 if spec["mode"] == "mlp" else spec["grid"]["lo"] + 14 * spec["grid"]["step"]
-        page.evaluate(MOVE_SLIDER, [root, 0, target])
-        after = page.evaluate(CANVAS_AND_STATE, root)
-        assert after["z"][0] == pytest.approx(target, abs=1e-9), f"{name}: the slider did not move z1"
-        assert after["grey"] != before["grey"], f"{name}: moving a slider left the image unchanged"
-        h, w = spec["image_shape"]
-        shown = np.array(after["grey"]).reshape(h, w)
-        wanted = np.rint(255 * np.clip(expected(spec, after["z"]), 0, 1))
-        # Against TensorFlow (tiny book): the 13-bit weights move pixels by < 1e-2
-        # (tests/test_static_explorer.py), i.e. < 2.55 grey levels, plus 1 for rounding to
-        # bytes; against the page's own weights only the rounding to bytes remains.
-        tolerance = 3 if name == "tiny_book" else 1
-        difference = np.abs(shown - wanted).max()
-        print(f"{name}: max canvas - expected difference {difference:.0f}/255 grey levels")
-        assert difference <= tolerance, f"{name}: canvas differs from the decoder by {difference} grey levels"
-        root.screenshot(path=str(ARTIFACTS / f"browser_{name}_explorer.png"))
+        ids = [roots.nth(k).get_attribute("id") for k in range(roots.count())]
+        assert len(set(ids)) == len(ids), f"{name}: two explorers share an id"
+        for k in range(roots.count()):
+            check_explorer(page, roots.nth(k).element_handle(), f"{name}, explorer {k + 1}",
+                           lambda spec, z, k=k: expected(k, spec, z), against_tensorflow=name == "tiny_book")
+            roots.nth(k).screenshot(path=str(ARTIFACTS / f"browser_{name}_explorer{k + 1}.png"))
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(ARTIFACTS / f"browser_{name}.png"), full_page=True)
         # Refused external requests (fonts, launch buttons' icons) are expected offline and
