@@ -9,6 +9,8 @@ Each module is one concept of the book:
 * `tfvae.training`: the one training loop (compiled, checkpointed, resumable).
 * `tfvae.serialization`: weights + JSON config, no pickle.
 * `tfvae.distribute`: `tf.distribute` strategies for several GPUs or machines.
+* `tfvae.widgets`: latent explorers, z -> E[x|z] under sliders: static HTML/JS for the built
+  book (`static_explorer`, decoder exported by `tfvae.decoder_export`) and ipywidgets for a live kernel.
 * `tfvae.config`: quick mode (`TFVAE_QUICK=1`) for tests.
 """
 
