@@ -176,3 +176,17 @@ def test_prior_other_than_standard_normal_ships_draws_from_it():
 def test_standard_normal_prior_is_sampled_in_the_browser():
     model = models.build(image_shape=(8, 8), latent_dim=3, hidden_units=16)
     assert spec_of(widgets.static_explorer(model).data)["prior"]["kind"] == "standard_normal"
+
+
+def test_grid_fallback_for_large_images_keeps_the_page_under_one_megabyte():
+    model = models.build(image_shape=(64, 64), latent_dim=2, architecture="conv")
+    fragment = widgets.static_explorer(model).data
+    spec = spec_of(fragment)
+    assert spec["mode"] == "grid" and spec["grid"]["n"] % 2 == 1  # odd: z = 0 is a grid point
+    assert len(fragment.encode("utf-8")) <= 1_000_000
+
+
+def test_an_explorer_heavier_than_one_megabyte_warns():
+    model = models.build(image_shape=(40, 40), latent_dim=4, hidden_units=500)  # 500 x 1600 weights: 1.7 MB
+    with pytest.warns(UserWarning, match="adds .* bytes to the page"):
+        widgets.static_explorer(model)

@@ -15,6 +15,7 @@ encoded test images (`encoded_anchors`) or a mixture prior's component means.
 
 from __future__ import annotations
 
+import base64
 import html
 import importlib.resources
 import io
@@ -32,7 +33,9 @@ from tfvae.errors import InvalidInputError, TfvaeError
 NO_FRONT_END = ("no widget front end: run this in Jupyter/Colab, or use tfvae.widgets.static_explorer(model), "
                 "which works in any browser")
 PRIOR_DRAWS = 64  # prior samples shipped in the page when the prior is not N(0, I)
-GRID_SIDE = 21  # grid points per axis for the 2-D fallback: 441 decoded images
+GRID_SIDE = 21  # grid points per axis for the 2-D fallback (fewer for large images, see _grid_side)
+GRID_BYTES = 600_000  # the fallback grid's images take at most this much (before base64)
+PAGE_WARNING_BYTES = 1_000_000  # an explorer bigger than this makes the page slow to load: warn
 
 
 class WidgetsUnavailableError(TfvaeError, ImportError):
@@ -86,9 +89,10 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
                 f"{d}) use tfvae.widgets.latent_explorer(model) in a live kernel") from None
         spec.update(_grid_spec(model, spec["range"]))
         spec["range"] = spec["grid"]["hi"]
+        side = spec["grid"]["n"]
         spec["note"] = (f"{spec['prior']['note']} This decoder ({error.args[0].split('; this decoder has ')[-1]}) "
                         f"cannot run in the browser, so the page holds images decoded by TensorFlow on a "
-                        f"{GRID_SIDE}x{GRID_SIDE} grid of z; the sliders move between grid points.")
+                        f"{side}x{side} grid of z; the sliders move between grid points.")
     uid = "tfvae-explorer-" + uuid.uuid4().hex[:12]
     payload = json.dumps(spec, separators=(",", ":")).replace("<", "\\u003c")
     fragment = (
@@ -98,6 +102,9 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
         f"<script>{_explorer_js()}</script>\n"
         f'<script>window.tfvaeExplorer.mount("{uid}");</script>\n'
     )
+    if len(fragment) > PAGE_WARNING_BYTES:
+        warnings.warn(f"this latent explorer adds {len(fragment):,} bytes to the page (the paper's 784-500-20 "
+                      "decoder takes about 0.9 MB); a smaller decoder keeps the page light", stacklevel=2)
     return HTML(fragment)
 
 
@@ -154,16 +161,22 @@ def _is_standard_normal(prior, d) -> bool:
 
 
 def _grid_spec(model, latent_range):
-    """The 2-D fallback: E[x|z] decoded by TensorFlow on a GRID_SIDE x GRID_SIDE grid, as bytes."""
-    import base64
-    axis = np.linspace(-latent_range, latent_range, GRID_SIDE)
+    """The 2-D fallback: E[x|z] decoded by TensorFlow on a square grid of z (see _grid_side), as bytes."""
+    side = _grid_side(model.image_shape)
+    axis = np.linspace(-latent_range, latent_range, side)
     z1, z2 = np.meshgrid(axis, axis)  # row i holds z2 = axis[i]: the JavaScript reads index (i2 * n + i1)
     z = np.stack([z1.ravel(), z2.ravel()], axis=1).astype(np.float32)
     means = model.decode(z).mean().numpy()
     pixels = np.rint(255 * np.clip(means, 0, 1)).astype(np.uint8)
-    return {"mode": "grid", "grid": {"n": GRID_SIDE, "lo": -float(latent_range), "hi": float(latent_range),
+    return {"mode": "grid", "grid": {"n": side, "lo": -float(latent_range), "hi": float(latent_range),
                                      "step": float(axis[1] - axis[0]),
                                      "pixels": base64.b64encode(pixels.tobytes()).decode("ascii")}}
+
+
+def _grid_side(image_shape) -> int:
+    """Grid points per axis: GRID_SIDE, or fewer so the images fit in GRID_BYTES; odd, so z = 0 is on the grid."""
+    side = min(GRID_SIDE, int(math.sqrt(GRID_BYTES / math.prod(image_shape))))
+    return max(5, side - (side + 1) % 2)
 
 
 def _explorer_js() -> str:
