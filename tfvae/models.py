@@ -234,7 +234,7 @@ class VAE(LatentVariableModel):
 
     def posterior_parameters(self, x):
         """The encoder's mean and log-variance of q(z|x). Shapes: (n, h, w) -> (n, d), (n, d)."""
-        out = tf.cast(self.encoder(tf.convert_to_tensor(x, tf.float32)), tf.float32)
+        out = tf.cast(self.encoder(tf.cast(x, tf.float32)), tf.float32)
         return out[..., :self.latent_dim], out[..., self.latent_dim:]
 
     def encode(self, x):
@@ -283,7 +283,7 @@ class Autoencoder(LatentVariableModel):
         return self.latent_dim
 
     def encode(self, x):
-        code = tf.cast(self.encoder(tf.convert_to_tensor(x, tf.float32)), tf.float32)
+        code = tf.cast(self.encoder(tf.cast(x, tf.float32)), tf.float32)
         return tfd.Independent(tfd.Deterministic(loc=code), reinterpreted_batch_ndims=1)
 
     def loss_terms(self, x, seed=None) -> dict:

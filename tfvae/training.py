@@ -61,6 +61,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
         holds checkpoints is an error, so a finished run is never overwritten by accident.
       steps_per_execution: training steps per compiled call; default min(100, steps per epoch).
       jit_compile: compile the step with XLA.
+        Under a strategy with several replicas, Keras accepts neither XLA nor several steps
+        per call, so both are turned off there (with a log line).
       validate: evaluate the validation split after each epoch.
       callbacks: extra Keras callbacks (for example KL warm-up).
       verbose: 0 silent, 1 a progress bar (stderr) and a closing line, 2 also a line per epoch.
@@ -85,8 +87,16 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
 
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
     steps_per_execution = steps_per_execution or min(100, steps_per_epoch)
-    model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
-                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    if replicas > 1 and (jit_compile or steps_per_execution > 1):
+        # Keras 3 fails at the first step with either under a multi-replica strategy
+        # (XLA reads a variable of another device; its multi-step loop feeds no placeholder).
+        log.warning("%d replicas: Keras cannot use XLA or several steps per call under tf.distribute, "
+                    "so this run trains one step per call without XLA", replicas)
+        jit_compile, steps_per_execution = False, 1
+    with model.distribute_strategy.scope():  # the optimizer's slots must be mirrored like the weights
+        model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
+                      jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 
     run_dir = Path(out_dir) if out_dir is not None else None
     history, start = {}, 0
