@@ -35,7 +35,14 @@ FORMAT = "tfvae-decoder-1"
 
 
 class UntranslatableDecoderError(InvalidInputError):
-    """The decoder has a layer the JavaScript decoder cannot evaluate."""
+    """The decoder has a layer the JavaScript decoder cannot evaluate.
+
+    `found` says what, in a phrase such as "a Conv2DTranspose layer".
+    """
+
+    def __init__(self, message: str, found: str):
+        super().__init__(message)
+        self.found = found
 
 
 def export_decoder(model) -> dict:
@@ -66,7 +73,8 @@ def export_decoder(model) -> dict:
             if kernel.shape[1] != h * w * outputs_per_pixel:
                 raise UntranslatableDecoderError(
                     f"the decoder's last Dense layer has {kernel.shape[1]} outputs; expected "
-                    f"{h * w * outputs_per_pixel} ({h}x{w} pixels x {outputs_per_pixel} parameters)")
+                    f"{h * w * outputs_per_pixel} ({h}x{w} pixels x {outputs_per_pixel} parameters)",
+                    f"a last Dense layer with {kernel.shape[1]} outputs")
             # Pixel p's parameters are outputs p*k .. p*k+k-1 (a Reshape to (h, w, k)); the mean is the first.
             kernel, bias = kernel[:, ::outputs_per_pixel], bias[::outputs_per_pixel]
         scale, q = quantize(kernel)
@@ -79,7 +87,8 @@ def export_decoder(model) -> dict:
         })
     if layers[0]["inputs"] != model.latent_dim:
         raise UntranslatableDecoderError(
-            f"the decoder's first Dense layer takes {layers[0]['inputs']} inputs, but latent_dim is {model.latent_dim}")
+            f"the decoder's first Dense layer takes {layers[0]['inputs']} inputs, but latent_dim is {model.latent_dim}",
+            f"a first Dense layer with {layers[0]['inputs']} inputs")
     return {
         "format": FORMAT,
         "latent_dim": int(model.latent_dim),
@@ -138,7 +147,8 @@ def _dense_layers(decoder):
             activation = getattr(layer.activation, "__name__", str(layer.activation))
             if activation not in ACTIVATIONS:
                 raise UntranslatableDecoderError(
-                    f"{_CAN_TRANSLATE}; this decoder's Dense layer {layer.name!r} has activation {activation!r}")
+                    f"{_CAN_TRANSLATE}; this decoder's Dense layer {layer.name!r} has activation {activation!r}",
+                    f"a Dense layer with activation {activation!r}")
             dense.append(layer)
         elif isinstance(layer, (keras.layers.Reshape, keras.layers.Flatten)):
             # A reshape only renames the flat vector's axes; a Dense after a reshape to >1 axis
@@ -147,11 +157,13 @@ def _dense_layers(decoder):
                 nxt = next(type(later).__name__ for later in layers[i + 1:]
                            if not isinstance(later, (keras.layers.Reshape, keras.layers.Flatten)))
                 raise UntranslatableDecoderError(
-                    f"{_CAN_TRANSLATE}; this decoder has a {type(layer).__name__} layer followed by a {nxt} layer")
+                    f"{_CAN_TRANSLATE}; this decoder has a {type(layer).__name__} layer followed by a {nxt} layer",
+                    f"a {type(layer).__name__} layer followed by a {nxt} layer")
         else:
-            raise UntranslatableDecoderError(f"{_CAN_TRANSLATE}; this decoder has a {type(layer).__name__} layer")
+            raise UntranslatableDecoderError(f"{_CAN_TRANSLATE}; this decoder has a {type(layer).__name__} layer",
+                                             f"a {type(layer).__name__} layer")
     if not dense:
-        raise UntranslatableDecoderError(f"{_CAN_TRANSLATE}; this decoder has no Dense layer")
+        raise UntranslatableDecoderError(f"{_CAN_TRANSLATE}; this decoder has no Dense layer", "no Dense layer")
     return dense
 
 

@@ -85,12 +85,12 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
         if d != 2:
             raise decoder_export.UntranslatableDecoderError(
                 f"{error}. For a 2-D latent space static_explorer falls back to a grid of images decoded "
-                "in TensorFlow; with this model (latent_dim "
-                f"{d}) use tfvae.widgets.latent_explorer(model) in a live kernel") from None
+                f"in TensorFlow; with this model (latent_dim {d}) use tfvae.widgets.latent_explorer(model) "
+                "in a live kernel", error.found) from None
         spec.update(_grid_spec(model, spec["range"]))
         spec["range"] = spec["grid"]["hi"]
         side = spec["grid"]["n"]
-        spec["note"] = (f"{spec['prior']['note']} This decoder ({error.args[0].split('; this decoder has ')[-1]}) "
+        spec["note"] = (f"{spec['prior']['note']} This decoder ({error.found}) "
                         f"cannot run in the browser, so the page holds images decoded by TensorFlow on a "
                         f"{side}x{side} grid of z; the sliders move between grid points.")
     uid = "tfvae-explorer-" + uuid.uuid4().hex[:12]
