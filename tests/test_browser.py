@@ -206,3 +206,32 @@ def test_explorer_in_built_page_decodes_like_tensorflow_and_math_renders_offline
         assert not real_errors, f"{name}: JavaScript errors: {real_errors}"
         (ARTIFACTS / f"browser_{name}_refused_requests.json").write_text(json.dumps(refused, indent=1))
         page.close()
+
+
+def test_explorers_mount_when_a_notebook_front_end_inserts_them_like_jupyterlab(browser):
+    # JupyterLab sets an output's innerHTML (where scripts never run), replaces every <script>
+    # with a fresh copy, and attaches the output; the copies run then, in order.
+    from tfvae import models, widgets
+
+    model = models.build(image_shape=(8, 8), latent_dim=3, hidden_units=16)
+    fragments = [widgets.static_explorer(model).data for _ in range(2)]
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_content("<html><body></body></html>")
+    mounted = page.evaluate("""fragments => {
+      for (const fragment of fragments) {
+        const host = document.createElement('div');
+        host.innerHTML = fragment;
+        for (const old of Array.from(host.getElementsByTagName('script'))) {
+          const fresh = document.createElement('script');
+          for (const attribute of old.attributes) fresh.setAttribute(attribute.name, attribute.value);
+          fresh.textContent = old.textContent;
+          old.parentNode.replaceChild(fresh, old);
+        }
+        document.body.appendChild(host);
+      }
+      return Array.from(document.querySelectorAll('div.tfvae-explorer'), root => root.tfvaeExplorer !== undefined);
+    }""", fragments)
+    assert mounted == [True, True] and not errors, errors
+    page.close()

@@ -131,9 +131,15 @@
     return node;
   }
 
-  function mount(rootId) {
-    const root = document.getElementById(rootId);
-    const spec = JSON.parse(document.getElementById(rootId + "-spec").textContent);
+  // root: the explorer's div, or its id. Its spec is the JSON script element beside it whose id
+  // is the root's id followed by "-spec", looked up through the parent first, so an explorer
+  // mounts even inside an output that is not (yet) part of the document.
+  function mount(root) {
+    if (typeof root === "string") root = document.getElementById(root);
+    const specId = root.id + "-spec";
+    const specNode = (root.parentNode && root.parentNode.querySelector("script[id='" + specId + "']"))
+      || document.getElementById(specId);
+    const spec = JSON.parse(specNode.textContent);
     if (!document.getElementById("tfvae-explorer-style")) element("style", { id: "tfvae-explorer-style", text: STYLE }, document.head);
     const d = spec.latent_dim;
     const h = spec.image_shape[0], w = spec.image_shape[1];

@@ -100,7 +100,10 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
         f'<p>Latent explorer ({html.escape(str(d))}-dimensional z): needs JavaScript.</p></div>\n'
         f'<script type="application/json" id="{uid}-spec">{payload}</script>\n'
         f"<script>{_explorer_js()}</script>\n"
-        f'<script>window.tfvaeExplorer.mount("{uid}");</script>\n'
+        # Find the root beside this script even if the output is not in the document yet.
+        f'<script>(function () {{ const here = document.currentScript && document.currentScript.parentNode; '
+        f'window.tfvaeExplorer.mount((here && here.querySelector && here.querySelector("#{uid}")) '
+        f'|| document.getElementById("{uid}")); }})();</script>\n'
     )
     if len(fragment) > PAGE_WARNING_BYTES:
         warnings.warn(f"this latent explorer adds {len(fragment):,} bytes to the page (the paper's 784-500-20 "
