@@ -8,12 +8,12 @@ the tests use to check the JavaScript.
 Size. The paper's MNIST decoder (20-500-784) has 403k weights. As float16 in base64 they
 take 1.08 MB, more than a page should carry per figure; so each kernel is stored as 13-bit
 integers with one scale per output unit (the column's largest |w| maps to 4095), packed
-back to back: 1.625 bytes a weight, 0.87 MB of base64 for this decoder. For weights spread
-like a Gaussian the largest of a column's 500 is about 3 standard deviations, so the
-rounding step is about 3 sigma / 4095, and the rounding error's spread (step / sqrt(12),
-about 2e-4 sigma) is close to float16's (relative error up to 2^-11, about 2.8e-4 |w| at
-most). The tests measure the effect on pixels.
-Biases and scales stay float32; they are few.
+back to back: 1.625 bytes a weight, 0.85 MB of base64 for this decoder (0.90 MB for the
+whole explorer). Precision: for weights spread like a Gaussian (sd sigma), a column's largest
+of 500 is about 3 sigma, so the rounding step is about 7e-4 sigma and the rounding error's
+spread (step / sqrt(12)) about 2e-4 sigma, the same as float16's (a weight near sigma is
+rounded to a step of 2^-10 sigma or less, spread up to 2.8e-4 sigma). Biases and scales stay
+float32; they are few. The tests measure the effect on pixels.
 
 A Gaussian decoder's last layer emits (mean, scale parameter) per pixel; only the mean
 columns are exported, because the explorer shows the mean.
