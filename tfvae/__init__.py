@@ -2,6 +2,7 @@
 
 Each module is one concept of the book:
 
+* `tfvae.linear_gaussian`: probabilistic PCA, the model whose evidence, posterior and ELBO are exact.
 * `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data.
 * `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates.
 * `tfvae.networks`: the paper's MLP encoder/decoder and a small convolutional pair.
@@ -11,6 +12,7 @@ Each module is one concept of the book:
 * `tfvae.distribute`: `tf.distribute` strategies for several GPUs or machines.
 * `tfvae.widgets`: latent explorers, z -> E[x|z] under sliders: static HTML/JS for the built
   book (`static_explorer`, decoder exported by `tfvae.decoder_export`) and ipywidgets for a live kernel.
+* `tfvae.cli`: the `tfvae` command: `train`, `evaluate`, `sample`.
 * `tfvae.config`: quick mode (`TFVAE_QUICK=1`) for tests.
 """
 
