@@ -32,7 +32,8 @@ def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
     KL = 1/2 sum_j [ exp(d_j) - 1 - d_j + (mean_q - mean_p)_j^2 exp(-log_var_p_j) ],
     with d = log_var_q - log_var_p. `exp(d) - 1 - d` is computed as `expm1(d) - d`, which
     keeps full relative precision when q is close to p (d near 0), where the naive form
-    loses it to cancellation; nothing overflows for |log variance| up to ~85 in float32 (exp(89) is float32's limit) or in the hundreds in float64.
+    loses it to cancellation. Nothing overflows for |log variance| up to ~85 in float32
+    (exp(89) is float32's limit) or in the hundreds in float64.
 
     Shapes: all inputs broadcast to (..., d); output (...,).
     """
