@@ -15,6 +15,7 @@ the warm-up. `KLWarmup` is a Keras callback that writes beta_t into the model's
 from __future__ import annotations
 
 import math
+import numbers
 
 import keras
 
@@ -34,7 +35,7 @@ def warmup_weight(t, warmup: int, *, start: float = 0.0, target: float = 1.0) ->
       The KL weight, a float.
     """
     warmup = validation.positive_int(warmup, "warmup")
-    if not (isinstance(t, (int, float)) and t >= 0):
+    if isinstance(t, bool) or not (isinstance(t, numbers.Real) and t >= 0):
         raise InvalidInputError(f"t must be a number >= 0, got {t!r}")
     return start + (target - start) * min(1.0, t / warmup)
 
@@ -56,7 +57,7 @@ class KLWarmup(keras.callbacks.Callback):
         self.warmup = validation.positive_int(warmup, "warmup")
         self.unit = validation.one_of(unit, UNITS, "warm-up unit")
         for name, value in (("start", start), ("target", target)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
                 raise InvalidInputError(f"{name} must be a finite number >= 0, got {value!r}")
         self.start, self.target = float(start), float(target)
         self.history: list[tuple[int, float]] = []
