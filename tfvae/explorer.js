@@ -159,10 +159,9 @@
     for (let i = 0; i < spec.slider_count; i++) drives.push(i);
 
     root.textContent = "";
-    if (spec.title) element("div", { text: spec.title, style: "font-weight:600;margin-bottom:6px" }, root);
     const top = element("div", { class: "tfvae-top" }, root);
     const image = element("canvas", { class: "tfvae-image", width: w, height: h, "aria-label": "decoded image" }, top);
-    const pad = d >= 2 ? element("canvas", { class: "tfvae-pad", width: 168, height: 168,
+    const pad = spec.slider_count >= 2 ? element("canvas", { class: "tfvae-pad", width: 168, height: 168,
                                             "aria-label": "latent plane: click or drag" }, top) : null;
     const controls = element("div", { class: "tfvae-controls" }, top);
     const randomButton = element("button", { type: "button", class: "tfvae-random", text: spec.prior.button }, controls);
@@ -176,19 +175,18 @@
 
     const readout = element("div", { class: "tfvae-readout" }, root);
     const table = element("div", { class: "tfvae-sliders" }, root);
-    const sliders = [], labels = [], choosers = [];
+    const sliders = [], labels = [];
     for (let i = 0; i < spec.slider_count; i++) {
       if (spec.slider_count < d) {
         const chooser = element("select", { class: "tfvae-coordinate", "aria-label": "coordinate of slider " + (i + 1) }, table);
         for (let k = 0; k < d; k++) element("option", { value: String(k), text: "z" + (k + 1) }, chooser);
         chooser.value = String(i);
         chooser.addEventListener("change", function () { drives[i] = Number(chooser.value); show(); });
-        choosers.push(chooser);
       } else {
         element("span", { text: "z" + (i + 1) }, table);
       }
       const slider = element("input", { type: "range", class: "tfvae-slider", min: String(-r), max: String(r),
-                                         step: spec.mode === "grid" ? String(spec.grid.step) : String(r / 150), value: "0",
+                                         step: spec.mode === "grid" ? String(spec.grid.step) : "any", value: "0",
                                          "aria-label": "latent coordinate slider " + (i + 1) }, table);
       slider.addEventListener("input", function () { z[drives[i]] = snap(Number(slider.value)); show(); });
       sliders.push(slider);
