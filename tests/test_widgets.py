@@ -127,3 +127,10 @@ def test_z_of_the_wrong_size_is_rejected(model):
     explorer = build(model)
     with pytest.raises(ValueError, match=r"z has shape \(3,\); expected \(5,\)"):
         explorer.set_z([0.0, 1.0, 2.0])
+
+
+def test_labels_may_be_class_names(model, digits):
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    explorer = build(model, images=digits.test.x[:30], labels=names[digits.test.y[:30]])
+    explorer.start_from(3)
+    assert f"label {names[digits.test.y[3]]}" in explorer.status.value

@@ -410,8 +410,12 @@ def _scatter_picture(points, labels, latent_range, size, x_name, y_name) -> np.n
     fig = Figure(figsize=(size / 100, size / 100), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes([0, 0, 1, 1])
-    ax.scatter(points[:, 0], points[:, 1], s=4, c=labels if labels is not None else "tab:blue",
-               cmap="tab10" if labels is not None else None, alpha=0.7, linewidths=0)
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=4, c="tab:blue", alpha=0.7, linewidths=0)
+    else:  # labels may be class names: colour by their index among the distinct labels
+        codes = np.unique(np.asarray(labels), return_inverse=True)[1]
+        ax.scatter(points[:, 0], points[:, 1], s=4, c=codes % 10, cmap="tab10", vmin=0, vmax=9,
+                   alpha=0.7, linewidths=0)
     ax.set_xlim(-latent_range, latent_range)
     ax.set_ylim(-latent_range, latent_range)
     ax.axhline(0, color="0.85", lw=0.8, zorder=0)
