@@ -282,3 +282,61 @@ def kl_per_dimension_bars(kl: dict, *, activity: dict | None = None, threshold: 
     axes[-1, 0].set_xlabel("latent dimension, sorted by KL" + (" (grey: inactive)" if activity is not None else ""))
     fig.tight_layout()
     return fig
+
+
+def rate_distortion(rates, distortions, labels, *, title: str | None = None):
+    """Distortion against rate, one labelled point per model (e.g. per beta), joined in order.
+
+    Args:
+      rates: (n,) KL(q(z|x) || p(z)) averages in nats; distortions: (n,) -E[log p(x|z)] in nats;
+      labels: n strings written next to the points.
+    """
+    rates, distortions = np.asarray(rates, float), np.asarray(distortions, float)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(rates, distortions, "-o", markersize=4)
+    for r, d, label in zip(rates, distortions, labels):
+        ax.annotate(str(label), (r, d), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xlabel("rate: KL(q(z|x) || p(z)) (nats)")
+    ax.set_ylabel("distortion: -E log p(x|z) (nats)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def latent_traversals(decode, z0, dims, values, *, row_labels=None, scale: float = 0.8, title: str | None = None):
+    """One row per latent dimension: decode z0 with that coordinate set to each of `values`.
+
+    Args:
+      decode: z (n, d) -> images (n, h, w), e.g. `lambda z: model.decode(z).mean()`.
+      z0: (d,) the code every row starts from; dims: the dimensions to traverse (one row each);
+      values: (m,) the values given to the traversed coordinate.
+    """
+    z0, values = np.asarray(z0, np.float32), np.asarray(values, np.float32)
+    rows = {}
+    for i, dim in enumerate(dims):
+        z = np.repeat(z0[None], len(values), axis=0)
+        z[:, dim] = values
+        name = row_labels[i] if row_labels is not None else f"z[{dim}]"
+        rows[name] = np.asarray(decode(z))
+    return image_rows(rows, title=title, scale=scale)
+
+
+def sequences(panels: dict, *, n: int = 4, xlabel: str = "time step t", ylabel: str = "x_t", size: float = 3.2):
+    """Side-by-side panels of a few one-dimensional sequences each (e.g. data and model samples).
+
+    Args:
+      panels: dict panel title -> array (m, T) or (m, T, 1); the first `n` sequences are drawn.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * 1.4 * len(panels), size), sharey=True, squeeze=False)
+    for ax, (name, values) in zip(axes[0], panels.items()):
+        values = np.asarray(values, float).reshape(len(values), -1)
+        for i, series in enumerate(values[:n]):
+            ax.plot(series, color=CLASS_COLOURS(i), linewidth=1.2)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
