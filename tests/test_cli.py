@@ -68,9 +68,12 @@ def test_evaluate_prints_the_elbo_and_the_log_likelihood_in_nats(commands):
             numbers[line.split()[0]] = float(line.split()[-2])
     assert set(numbers) == {"ELBO", "log"}, stdout
     assert "digits" in stdout and "100 images" in stdout
-    # log p(x) estimated with k = 200 importance samples lies above the ELBO (L_200 >= L_1 on average,
-    # and by several nats for a model trained this briefly).
-    assert np.isfinite(numbers["ELBO"]) and numbers["ELBO"] < numbers["log"] < 0
+    # Both beat the model that ignores the image (64 fair coins: -64 log 2 nats) and are < 0.
+    assert -64 * np.log(2) < numbers["ELBO"] < 0 and -64 * np.log(2) < numbers["log"] < 0
+    # log p(x) from k = 200 importance samples lies above the ELBO on average (L_200 >= L_1), but this
+    # model's gap is small (~0.25 nats) and the printed ELBO is a one-sample estimate whose 100-image
+    # mean has a standard deviation of ~0.12 nats: allow 4 of those.
+    assert numbers["log"] > numbers["ELBO"] - 0.5
 
 
 def test_evaluate_and_sample_write_nothing_into_the_run(cli_run, commands):
