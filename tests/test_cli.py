@@ -187,3 +187,12 @@ def test_unknown_choices_are_rejected_by_the_parser(capsys):
         cli.main(["train", "--dataset", "cifar", "--out", "x"])
     assert exit_.value.code == 2
     assert "invalid choice: 'cifar'" in capsys.readouterr().err
+
+
+def test_sample_with_the_same_seed_draws_the_same_images(cli_run, tmp_path, capsys):
+    paths = {name: tmp_path / f"{name}.png" for name in ("a", "b", "c")}
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        assert cli.main(["sample", str(cli_run), "--n", "9", "--out", str(paths[name]), "--seed", str(seed)]) == 0
+    images = {name: matplotlib.image.imread(path) for name, path in paths.items()}
+    np.testing.assert_array_equal(images["a"], images["b"])
+    assert not np.array_equal(images["a"], images["c"])
