@@ -39,7 +39,13 @@ RESUME_MUST_MATCH = ("dataset", "binarization", "max_train", "seed", "batch_size
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tfvae", description="Train, evaluate and sample variational autoencoders (Kingma & Welling, 2014).")
+        prog="tfvae", description="Train, evaluate and sample variational autoencoders (Kingma & Welling, 2014).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  tfvae train --dataset digits --epochs 20 --out runs/digits\n"
+               "  tfvae evaluate runs/digits\n"
+               "  tfvae sample runs/digits --out samples.png\n"
+               "A killed run continues with the same 'train' command plus --resume.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a VAE and save it with its checkpoints",
