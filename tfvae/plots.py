@@ -126,7 +126,8 @@ def decoded_manifold(decode, *, extent=(-3.0, 3.0, -3.0, 3.0), n: int = 15, titl
         fig, ax = plt.subplots(figsize=(5, 5))
     else:
         fig = ax.figure
-    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, extent=(x0, x1, y0, y1), aspect="auto")
+    # This aspect ratio makes every decoded image square, whatever the ranges of z1 and z2.
+    ax.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0, extent=(x0, x1, y0, y1), aspect=(x1 - x0) / (y1 - y0))
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     if title:
