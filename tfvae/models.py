@@ -188,7 +188,17 @@ class LatentVariableModel(keras.Model):
         raise NotImplementedError
 
     def train_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
+        """One optimizer step on a minibatch (batch, h, w), or one per minibatch of a group (steps, batch, h, w).
+
+        `tfvae.training.fit` feeds groups, so a single compiled call (one XLA program)
+        runs many steps with no Python in between.
+        """
+        return self._each_minibatch(data, self._optimizer_step)
+
+    def test_step(self, data):
+        return self._each_minibatch(data, lambda x: self._track(self.loss_terms(x, seed=self.next_seed())))
+
+    def _optimizer_step(self, x):
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, seed=self.next_seed())
             loss = terms["loss"]
@@ -198,16 +208,22 @@ class LatentVariableModel(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return self._track(terms)
+        self._track(terms)
 
-    def test_step(self, data):
+    def _each_minibatch(self, data, step):
         x = data[0] if isinstance(data, tuple) else data
-        return self._track(self.loss_terms(x, seed=self.next_seed()))
+        if x.shape.rank == len(self.image_shape) + 2:
+            def body(i):
+                step(x[i])
+                return i + 1
+            tf.while_loop(lambda i: i < tf.shape(x)[0], body, [tf.constant(0)])
+        else:
+            step(x)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def _track(self, terms):
         for name, tracker in self.trackers.items():
             tracker.update_state(terms[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
 @register("vae")

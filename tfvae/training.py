@@ -94,9 +94,12 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
         log.warning("%d replicas: Keras cannot use XLA or several steps per call under tf.distribute, "
                     "so this run trains one step per call without XLA", replicas)
         jit_compile, steps_per_execution = False, 1
+    # fit hands the model groups of `steps_per_execution` minibatches and its train_step
+    # loops over them, so XLA compiles a whole group into one program. (Keras' own
+    # steps_per_execution calls a separately compiled step per minibatch, which is slower.)
     with model.distribute_strategy.scope():  # the optimizer's slots must be mirrored like the weights
         model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
-                      jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+                      jit_compile=jit_compile, steps_per_execution=1)
 
     run_dir = Path(out_dir) if out_dir is not None else None
     history, start = {}, 0
@@ -117,16 +120,17 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     log.info("training on %s", distribute.describe(model.distribute_strategy))
 
     guard = _FiniteLossGuard()
-    progress = _Progress(epochs, steps_per_epoch, start) if verbose else None
+    progress = _Progress(epochs, steps_per_epoch, steps_per_execution, start) if verbose else None
     extra = list(callbacks) + [guard] + ([progress] if progress else [])
-    val_data = data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed) \
-        if validate else None
+    val_data = _groups(data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed),
+                       len(data.validation), batch_size, steps_per_execution) if validate else None
     try:
         for epoch in range(start, epochs):
             began = time.perf_counter()
+            train_data = _groups(data.pipeline("train", batch_size=batch_size, binarization=binarization,
+                                               seed=seed, epoch=epoch), len(data.train), batch_size, steps_per_execution)
             result = model.fit(
-                data.pipeline("train", batch_size=batch_size, binarization=binarization, seed=seed, epoch=epoch),
-                epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data, shuffle=False, verbose=0, callbacks=extra)
+                train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data, shuffle=False, verbose=0, callbacks=extra)
             if guard.bad_value is not None:
                 _diverged(model, run_dir, epoch, guard.bad_value)
             seconds = time.perf_counter() - began
@@ -146,6 +150,21 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     if verbose and history:
         print(_epoch_line(len(history["loss"]), epochs, history))
     return history
+
+
+def _groups(batches, n_images, batch_size, steps):
+    """The minibatches of one pass in groups of `steps`, each (steps, batch, h, w), for the model's train_step.
+
+    A last, smaller minibatch goes alone in a group of one, so there are at most three
+    group shapes, each compiled once for the whole run.
+    """
+    if steps == 1:
+        return batches
+    full = n_images // batch_size
+    groups = batches.take(full).batch(steps)
+    if n_images % batch_size:
+        groups = groups.concatenate(batches.skip(full).batch(1))
+    return groups
 
 
 def _diverged(model, run_dir, epoch, value):
@@ -185,11 +204,11 @@ class _FiniteLossGuard(keras.callbacks.Callback):
 class _Progress(keras.callbacks.Callback):
     """A progress bar over the whole run (stderr), showing the running loss, ELBO and KL."""
 
-    def __init__(self, epochs, steps_per_epoch, start_epoch):
+    def __init__(self, epochs, steps_per_epoch, steps_per_call, start_epoch):
         super().__init__()
         from tqdm import tqdm
 
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch, self.steps_per_call = steps_per_epoch, steps_per_call
         self.bar = tqdm(total=epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
                         unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
                         disable=os.environ.get("TFVAE_NO_PROGRESS") == "1")
@@ -199,7 +218,8 @@ class _Progress(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        self.bar.n = self.epoch * self.steps_per_epoch + batch + 1
+        # Keras counts calls; one call runs a group of up to steps_per_call steps.
+        self.bar.n = self.epoch * self.steps_per_epoch + min((batch + 1) * self.steps_per_call, self.steps_per_epoch)
         logs = logs or {}
         self.bar.set_postfix({k: f"{float(logs[k]):.2f}" for k in ("loss", "elbo", "kl") if k in logs},
                              refresh=False)
