@@ -19,6 +19,16 @@ import numpy as np
 CLASS_COLOURS = plt.get_cmap("tab10")
 
 
+def _detached(fig):
+    """Close `fig` in pyplot and return it.
+
+    A notebook then shows the figure once, as the cell's value; left open, Jupyter's
+    inline backend would also draw it at the end of the cell, so it would appear twice.
+    """
+    plt.close(fig)
+    return fig
+
+
 def _images(images) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3:
@@ -47,7 +57,7 @@ def image_grid(images, *, n_cols: int = 10, title: str | None = None, labels=Non
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def image_rows(rows: dict, *, title: str | None = None, scale: float = 0.9):
@@ -72,7 +82,7 @@ def image_rows(rows: dict, *, title: str | None = None, scale: float = 0.9):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def latent_scatter(panels: dict, labels, *, class_names=None, points: dict | None = None, size: float = 4.0):
@@ -103,7 +113,7 @@ def latent_scatter(panels: dict, labels, *, class_names=None, points: dict | Non
                for c, n in enumerate(names)]
     fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1 - 1.4 / fig.get_figwidth(), 1))
-    return fig
+    return _detached(fig)
 
 
 def decoded_manifold(decode, *, extent=(-3.0, 3.0, -3.0, 3.0), n: int = 15, title: str | None = None, ax=None):
@@ -132,7 +142,7 @@ def decoded_manifold(decode, *, extent=(-3.0, 3.0, -3.0, 3.0), n: int = 15, titl
     ax.set_ylabel("$z_2$")
     if title:
         ax.set_title(title)
-    return fig
+    return _detached(fig)
 
 
 def decoded_manifolds(decoders: dict, extents: dict, *, n: int = 15, size: float = 4.5):
@@ -141,7 +151,7 @@ def decoded_manifolds(decoders: dict, extents: dict, *, n: int = 15, size: float
     for ax, (name, decode) in zip(axes[0], decoders.items()):
         decoded_manifold(decode, extent=extents[name], n=n, title=name, ax=ax)
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def lines(x, series: dict, *, xlabel: str, ylabel: str, log_x: bool = False, log_y: bool = False,
@@ -167,7 +177,7 @@ def lines(x, series: dict, *, xlabel: str, ylabel: str, log_x: bool = False, log
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def training_curves(histories: dict, *, keys=("elbo", "val_elbo"), ylabel: str = "ELBO per image (nats)",
@@ -196,7 +206,7 @@ def training_curves(histories: dict, *, keys=("elbo", "val_elbo"), ylabel: str =
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def histograms(samples: dict, *, xlabel: str, bins: int = 40, title: str | None = None, log_y: bool = False):
@@ -215,7 +225,7 @@ def histograms(samples: dict, *, xlabel: str, bins: int = 40, title: str | None 
         ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def bound_curves(curves: dict, *, ylabel: str = "ELBO per image (nats)", size: float = 3.2):
@@ -237,7 +247,7 @@ def bound_curves(curves: dict, *, ylabel: str = "ELBO per image (nats)", size: f
     axes[0, 0].set_ylabel(ylabel)
     axes[0, 0].legend()
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def quantile_manifold(decode, *, n: int = 20, title: str | None = None):
@@ -257,7 +267,7 @@ def quantile_manifold(decode, *, n: int = 20, title: str | None = None):
                            n=n, title=title)
     fig.axes[0].set_xlabel(r"$\Phi(z_1)$")
     fig.axes[0].set_ylabel(r"$\Phi(z_2)$")
-    return fig
+    return _detached(fig)
 
 
 def kl_per_dimension_bars(kl: dict, *, activity: dict | None = None, threshold: float = 0.01, size=(8, 1.9)):
@@ -282,7 +292,7 @@ def kl_per_dimension_bars(kl: dict, *, activity: dict | None = None, threshold: 
         ax.grid(alpha=0.3, axis="y")
     axes[-1, 0].set_xlabel("latent dimension, sorted by KL" + (" (grey: inactive)" if activity is not None else ""))
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def rate_distortion(rates, distortions, labels, *, title: str | None = None):
@@ -303,7 +313,7 @@ def rate_distortion(rates, distortions, labels, *, title: str | None = None):
         ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return fig
+    return _detached(fig)
 
 
 def latent_traversals(decode, z0, dims, values, *, row_labels=None, scale: float = 0.8, title: str | None = None):
@@ -340,4 +350,4 @@ def sequences(panels: dict, *, n: int = 4, xlabel: str = "time step t", ylabel: 
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(ylabel)
     fig.tight_layout()
-    return fig
+    return _detached(fig)
