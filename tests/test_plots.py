@@ -57,3 +57,12 @@ def test_training_curves_name_a_missing_history_key():
 def test_lines_draws_each_series_and_reference_line():
     fig = plots.lines([1, 2, 3], {"a": [1, 2, 3], "b": [3, 2, 1]}, xlabel="x", ylabel="y", hlines={"ref": 2.0})
     assert len(fig.axes[0].lines) == 3
+
+
+def test_figures_come_back_closed_so_a_notebook_shows_each_once():
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    fig = plots.image_rows({"a": np.zeros((2, 3, 3))})
+    assert plt.get_fignums() == []  # an open figure would be drawn again by the inline backend
+    assert len(fig.axes) == 2
