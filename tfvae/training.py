@@ -59,7 +59,9 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
       out_dir: folder for checkpoints (one per epoch) and the final model; None keeps nothing.
       resume: continue from out_dir's latest checkpoint. Without it, a folder that already
         holds checkpoints is an error, so a finished run is never overwritten by accident.
-      steps_per_execution: training steps per compiled call; default min(100, steps per epoch).
+      steps_per_execution: training steps per compiled call; by default up to 100, chosen to
+        split the epoch's full minibatches into equal groups when it can (each group size is
+        compiled once).
       jit_compile: compile the step with XLA.
         Under a strategy with several replicas, Keras accepts neither XLA nor several steps
         per call, so both are turned off there (with a log line).
@@ -86,7 +88,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
                           image_shape=model.image_shape, binary_range=bernoulli or binarization != "none")
 
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
-    steps_per_execution = steps_per_execution or min(100, steps_per_epoch)
+    steps_per_execution = steps_per_execution or _steps_per_call(len(data.train) // batch_size)
     replicas = model.distribute_strategy.num_replicas_in_sync
     if replicas > 1 and (jit_compile or steps_per_execution > 1):
         # Keras 3 fails at the first step with either under a multi-replica strategy
@@ -150,6 +152,15 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     if verbose and history:
         print(_epoch_line(len(history["loss"]), epochs, history))
     return history
+
+
+def _steps_per_call(full_steps: int, most: int = 100) -> int:
+    """The largest divisor of `full_steps` up to `most`, unless that is under half of what fits."""
+    if full_steps <= 1:
+        return 1
+    fits = min(most, full_steps)
+    divisor = next(k for k in range(fits, 0, -1) if full_steps % k == 0)
+    return divisor if 2 * divisor > fits else fits
 
 
 def _groups(batches, n_images, batch_size, steps):

@@ -1,0 +1,244 @@
+"""Training throughput of the paper's MLP VAE, three ways: tfvae, a plain loop, and an upper bound.
+
+The model is the paper's MNIST model: 784-500-20 with tanh hidden layers, Bernoulli
+pixels, one sample of z per image (L = 1), Adam, minibatches of 100 28x28 images. The
+data are the Fashion-MNIST training images from the local IDX files (binarized once,
+"static"), which have MNIST's size and format; the speed does not depend on the pictures.
+
+(a) tfvae: `tfvae.training.fit`, timed per epoch from its history; the first epoch, which
+    traces and compiles, is left out.
+(b) plain loop: the loop of the TensorFlow CVAE tutorial, written here: a `tf.function`
+    train step (no XLA) called from Python once per minibatch of a shuffled, batched
+    `tf.data` pipeline, computing the same loss (`model.loss_terms`) with the same optimizer.
+(c) bound: the matrix products one training step cannot avoid, timed on this CPU. Per
+    image, with D = 784 pixels, H = 500 hidden units and d = 20 latent dimensions, the
+    forward pass multiplies D x H, H x 2d (encoder), d x H and H x D (decoder): F = 2DH + 3dH
+    multiply-adds. The backward pass needs each layer's weight gradient (the same size as
+    its forward product) and each layer's input gradient, except the encoder's first (the
+    data need no gradient): 2F - DH. Counting 2 flops per multiply-add, one image costs
+    2(3F - DH) = 10DH + 18dH = 4.1 Mflop. The bound is this CPU's measured rate on exactly
+    those products (batch 100, compiled with XLA, warm, in a loop with no Python) divided
+    by 4.1 Mflop: a training step cannot be faster than its matrix products alone.
+
+Every measurement is repeated and the best and median are reported, both per wall-clock
+second and per CPU second of this process (all its threads). On a machine other programs
+are using, wall-clock numbers are low and noisy and only the best means much; CPU-time
+numbers suffer less, though they also count threads spinning while they wait. Results go
+to benchmarks/results/train_throughput.json.
+
+Run: python benchmarks/train_throughput.py [--rounds 3] [--epochs 2] [--images 55000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TFVAE_NO_PROGRESS", "1")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfvae import data, distribute, models, training  # noqa: E402
+
+BATCH = 100
+RESULTS = Path(__file__).resolve().parent / "results" / "train_throughput.json"
+
+
+def paper_model():
+    training.set_seed(0)
+    return models.build(image_shape=(28, 28), latent_dim=20, hidden_units=500, likelihood="bernoulli",
+                        n_samples=1, analytic_kl=True)
+
+
+class Clock:
+    """Wall-clock and CPU (all threads of this process) seconds since the last `lap`."""
+
+    def __init__(self):
+        self.last = (time.perf_counter(), time.process_time())
+
+    def lap(self):
+        now = (time.perf_counter(), time.process_time())
+        wall, cpu = now[0] - self.last[0], now[1] - self.last[1]
+        self.last = now
+        return wall, cpu
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Laps at every epoch's end, so an epoch's time includes fit's own work between epochs."""
+
+    def __init__(self):
+        super().__init__()
+        self.clock, self.laps = Clock(), []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.laps.append(self.clock.lap())
+
+
+def tfvae_fit(ds, epochs: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of each epoch of `tfvae.training.fit` after the first."""
+    clock = EpochClock()
+    training.fit(paper_model(), ds, epochs=epochs + 1, batch_size=BATCH, binarization="static",
+                 validate=False, verbose=0, callbacks=[clock])
+    return clock.laps[1:]
+
+
+def plain_loop(images: np.ndarray, epochs: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of each epoch of a per-minibatch `tf.function` loop after the first."""
+    model = paper_model()
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = model.loss_terms(x, seed=model.next_seed())["loss"]
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=0).batch(BATCH)
+    laps = []
+    for _ in range(epochs + 1):
+        clock = Clock()
+        for x in dataset:
+            loss = train_step(x)
+        float(loss)  # wait for the last step
+        laps.append(clock.lap())
+    return laps[1:]
+
+
+def matmul_shapes(model) -> list[tuple[int, int, int]]:
+    """(m, k, n) of every matrix product of one training step on a minibatch of BATCH images."""
+    dense = [layer for net in (model.encoder, model.decoder) for layer in net.layers
+             if isinstance(layer, keras.layers.Dense)]
+    shapes = []
+    for i, layer in enumerate(dense):
+        n_in, n_out = layer.kernel.shape
+        shapes.append((BATCH, n_in, n_out))      # forward: activations x kernel
+        shapes.append((n_in, BATCH, n_out))      # weight gradient: activations^T x output gradient
+        if i > 0:                                # input gradient; the data need none
+            shapes.append((BATCH, n_out, n_in))  # output gradient x kernel^T
+    return shapes
+
+
+def flops_per_image(shapes) -> float:
+    return sum(2 * m * k * n for m, k, n in shapes) / BATCH
+
+
+def matmul_rate(shapes, seconds: float = 2.0) -> tuple[float, float]:
+    """Flops per wall-clock second and per CPU second of one training step's products, compiled and warm."""
+    rng = np.random.default_rng(0)
+    lhs = [tf.constant(rng.standard_normal((m, k)), tf.float32) for m, k, _ in shapes]
+    rhs = [tf.constant(rng.standard_normal((k, n)), tf.float32) for _, k, n in shapes]
+    steps = 50
+
+    @tf.function(jit_compile=True)
+    def products(scale):
+        # The carried scale makes every iteration's inputs new, so XLA cannot hoist the
+        # products out of the loop; the extra elementwise work is < 0.1% of the products'.
+        def body(i, s):
+            total = tf.add_n([tf.reduce_sum(tf.matmul(a * s, b)) for a, b in zip(lhs, rhs)])
+            return i + 1, s + 1e-30 * total
+        return tf.while_loop(lambda i, s: i < steps, body, [tf.constant(0), scale])[1]
+
+    products(tf.constant(1.0)).numpy()  # compile
+    flops = steps * sum(2 * m * k * n for m, k, n in shapes)
+    calls, clock, began = 0, Clock(), time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        products(tf.constant(1.0)).numpy()
+        calls += 1
+    wall, cpu = clock.lap()
+    return calls * flops / wall, calls * flops / cpu
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def summary(values):
+    return {"best": max(values), "median": statistics.median(values), "all": [round(v, 1) for v in values]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="measurement rounds, each runs (a), (b), (c)")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per round for (a) and (b)")
+    parser.add_argument("--images", type=int, default=55000, help="training images per epoch (at most 55,000)")
+    args = parser.parse_args()
+
+    ds = data.load("fashion_mnist", max_train=args.images)
+    images = ds.binarized("train")  # the same static binarization fit(binarization="static") uses
+    model = paper_model()
+    shapes = matmul_shapes(model)
+    per_image = flops_per_image(shapes)
+    D, H, d = 784, 500, 20
+    assert per_image == 10 * D * H + 18 * d * H, per_image  # the formula in the docstring
+
+    load_before = os.getloadavg()[0]
+    laps = {"tfvae": [], "plain_loop": [], "bound": []}
+    n = len(ds.train)
+    for round_ in range(args.rounds):
+        laps["tfvae"] += tfvae_fit(ds, args.epochs)
+        laps["plain_loop"] += plain_loop(images, args.epochs)
+        # The bound as (wall, CPU) seconds per epoch: an epoch's flops at the measured rates.
+        laps["bound"].append(tuple(n * per_image / rate for rate in matmul_rate(shapes)))
+        best = {k: n / min(w for w, _ in v) for k, v in laps.items()}
+        print(f"round {round_ + 1}/{args.rounds}: best so far (images/s) tfvae {best['tfvae']:,.0f}, "
+              f"plain loop {best['plain_loop']:,.0f}, bound {best['bound']:,.0f}", flush=True)
+    load_after = os.getloadavg()[0]
+
+    def rates(which):  # images per second (wall) or per CPU second, from (wall, cpu) laps
+        return {k: summary([n / lap[which] for lap in v]) for k, v in laps.items()}
+
+    result = {
+        "device": distribute.describe(tf.distribute.get_strategy()),
+        "cpu": cpu_name(), "cores": os.cpu_count(),
+        "tensorflow": tf.__version__, "keras": keras.__version__,
+        "load_average": {"before": load_before, "after": load_after},
+        "images_per_epoch": n, "batch_size": BATCH, "flops_per_image": per_image,
+        "images_per_second": rates(0),
+        "images_per_cpu_second": rates(1),
+    }
+    result["matmul_gflops"] = result["images_per_second"]["bound"]["best"] * per_image / 1e9
+    for unit in ("images_per_second", "images_per_cpu_second"):
+        best = {k: v["best"] for k, v in result[unit].items()}
+        result[unit]["ratios_of_best"] = {"tfvae/plain_loop": best["tfvae"] / best["plain_loop"],
+                                          "tfvae/bound": best["tfvae"] / best["bound"]}
+
+    print(f"\ndevice: {result['device']}; {result['cpu']}, {result['cores']} cores; "
+          f"TF {tf.__version__}, Keras {keras.__version__}")
+    print(f"model: 784-500-20 MLP VAE, Bernoulli, L=1, Adam, batch {BATCH}, {n:,} images per epoch; "
+          f"{per_image / 1e6:.2f} Mflop per image (10DH + 18dH); matmul rate {result['matmul_gflops']:.1f} Gflop/s")
+    print(f"{'':<30}{'images/s':>24}{'images per CPU-s':>24}")
+    print(f"{'':<30}{'best':>12}{'median':>12}{'best':>12}{'median':>12}")
+    for key, label in (("tfvae", "(a) tfvae.training.fit"), ("plain_loop", "(b) plain tf.function loop"),
+                       ("bound", "(c) matmul bound")):
+        wall, cpu = result["images_per_second"][key], result["images_per_cpu_second"][key]
+        print(f"{label:<30}{wall['best']:>12,.0f}{wall['median']:>12,.0f}{cpu['best']:>12,.0f}{cpu['median']:>12,.0f}")
+    for unit, label in (("images_per_second", "wall clock"), ("images_per_cpu_second", "CPU time")):
+        r = result[unit]["ratios_of_best"]
+        print(f"{label:>10}: tfvae / plain loop {r['tfvae/plain_loop']:.2f}x, tfvae / bound {100 * r['tfvae/bound']:.0f}%")
+    if load_before > 0.5 * (os.cpu_count() or 1):  # "after" includes this benchmark itself
+        print(f"note: the load average was {load_before:.1f} on {os.cpu_count()} cores before the run: other "
+              "programs were running, so the wall-clock numbers are low and noisy (CPU-time numbers less so); "
+              "measure again on a quiet machine.")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
