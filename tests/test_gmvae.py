@@ -113,3 +113,28 @@ def test_save_and_load_give_the_same_model(model, digits, tmp_path):
 def test_too_few_components_is_an_error():
     with pytest.raises(InvalidInputError, match="components"):
         models.build(kind="gmvae", image_shape=(8, 8), latent_dim=2, hidden_units=8, extra={"components": 1})
+
+
+def test_marginal_cluster_kl_drops_exactly_the_mutual_information(digits):
+    """loss_exact - loss_marginal = mean_x KL(q(y|x) || q(y)) = I_q(x; y) on the batch, which is >= 0."""
+    training.set_seed(2)
+    exact = models.build(kind="gmvae", image_shape=(8, 8), latent_dim=D, hidden_units=32, extra={"components": K})
+    marginal = models.build(exact.config, extra={"components": K, "cluster_kl": "marginal"})
+    marginal.set_weights(exact.get_weights())
+    x = _batch(digits, 32)
+    seed = tf.constant([7, 7])
+    gap = float(exact.loss_terms(x, seed=seed)["loss"] - marginal.loss_terms(x, seed=seed)["loss"])
+    q = exact.cluster_posterior(x).probs_parameter().numpy()
+    q_bar = q.mean(axis=0)
+    mutual_information = float(np.mean(np.sum(q * (np.log(q) - np.log(q_bar)), axis=1)))
+    assert mutual_information >= 0
+    # Both losses are float32 means of ~50-nat terms; 1e-3 nats is rounding.
+    assert gap == pytest.approx(mutual_information, abs=1e-3)
+    # The reported ELBO does not depend on the training option.
+    np.testing.assert_allclose(marginal.loss_terms(x, seed=seed)["elbo"], exact.loss_terms(x, seed=seed)["elbo"], rtol=1e-6)
+
+
+def test_unknown_cluster_kl_is_an_error():
+    with pytest.raises(InvalidInputError, match="cluster_kl"):
+        models.build(kind="gmvae", image_shape=(8, 8), latent_dim=2, hidden_units=8,
+                     extra={"components": 2, "cluster_kl": "sometimes"})

@@ -96,6 +96,7 @@ class GMVAE(models.LatentVariableModel):
         k, d, h = self.components, self.latent_dim, self.config.hidden_units
         if k < 2:
             raise validation.InvalidInputError(f"a mixture needs components >= 2, got {k}")
+        self.cluster_kl  # checks the setting now, so a bad one fails at build time
         # q(z|x,y) is one network of (x, y), as in Shu (2016): its first layer acts on the
         # concatenation [features(x), onehot(y)], i.e. features(x) + embedding[y]. Sharing it
         # across y matters: with a separate head per cluster, only the head of the currently

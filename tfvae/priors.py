@@ -135,24 +135,31 @@ class VRNN(keras.Model):
         z_t is one reparameterized sample. Shapes: x (n, T, x_dim) -> fields (n,), summed over time.
         """
         x = tf.convert_to_tensor(x, tf.float32)
-        n, steps = tf.shape(x)[0], x.shape[1]
+        n, steps = tf.shape(x)[0], tf.shape(x)[1]
         if seed is None:
             seed = tf.stack([tf.constant(self.seed, tf.int64), self.step_seed.assign_add(1)])
         noise = tf.random.stateless_normal([steps, n, self.latent_dim], seed=tf.cast(seed, tf.int32))
-        h = tf.zeros([n, self.state_dim])
-        reconstruction, kl = tf.zeros([n]), tf.zeros([n])
-        for t in range(steps):  # T is small and fixed; an unrolled loop compiles to one graph
-            x_t = x[:, t]
+
+        def step(carry, inputs):
+            h, reconstruction, kl = carry
+            x_t, noise_t = inputs
             prior, posterior = self.step_prior(h), self.step_posterior(x_t, h)
-            z_t = posterior.mean() + posterior.stddev() * noise[t]
+            z_t = posterior.mean() + posterior.stddev() * noise_t
             reconstruction += self.step_decoder(z_t, h).log_prob(x_t)
             kl += objectives.gaussian_kl(posterior.mean(), 2.0 * tf.math.log(posterior.stddev()),
                                          prior.mean(), 2.0 * tf.math.log(prior.stddev()))
             h, _ = self.cell(tf.concat([x_t, z_t], axis=-1), [h])
+            return h, reconstruction, kl
+
+        # tf.scan traces the step once and loops in the graph; a Python loop over T steps
+        # would trace T copies, which takes minutes for T = 40.
+        start = (tf.zeros([n, self.state_dim]), tf.zeros([n]), tf.zeros([n]))
+        _, reconstruction, kl = tf.scan(step, (tf.transpose(x, [1, 0, 2]), noise), start)
+        reconstruction, kl = reconstruction[-1], kl[-1]
         return objectives.ElboTerms(reconstruction - kl, reconstruction, kl)
 
     def generate(self, n: int, steps: int, seed: int = 0) -> np.ndarray:
-        """Sample n sequences from the model: z_t ~ p(z_t | h_{t-1}), x_t = mean of p(x_t | z_t, h_{t-1}).
+        """Sample n sequences from the model: z_t ~ p(z_t | h_{t-1}), then x_t ~ p(x_t | z_t, h_{t-1}).
 
         Shapes: -> (n, steps, x_dim).
         """
