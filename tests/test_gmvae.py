@@ -138,3 +138,14 @@ def test_unknown_cluster_kl_is_an_error():
     with pytest.raises(InvalidInputError, match="cluster_kl"):
         models.build(kind="gmvae", image_shape=(8, 8), latent_dim=2, hidden_units=8,
                      extra={"components": 2, "cluster_kl": "sometimes"})
+
+
+def test_a_saved_gmvae_loads_in_a_fresh_process_without_importing_its_module(model, tmp_path):
+    import subprocess
+    import sys
+
+    serialization.save(model, tmp_path / "gm")
+    code = ("import sys; from tfvae import serialization; "
+            "m = serialization.load(sys.argv[1]); print(type(m).__name__, m.components)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "gm")], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["GMVAE", str(K)]

@@ -9,6 +9,11 @@ Each module is one concept of the book:
 * `tfvae.models`: `VAE` and `Autoencoder`, Keras 3 models whose methods return `tfd` distributions.
 * `tfvae.training`: the one training loop (compiled, checkpointed, resumable).
 * `tfvae.serialization`: weights + JSON config, no pickle.
+* `tfvae.shapes`: a generated dSprites-like data set whose factors of variation are known.
+* `tfvae.gmvae`: the Gaussian-mixture VAE (kind "gmvae"), its ELBO summed exactly over clusters.
+* `tfvae.clustering`: Hungarian-matched clustering accuracy, NMI, the k-means baseline.
+* `tfvae.disentanglement`: the mutual information gap (MIG) on data with known factors.
+* `tfvae.priors`: a learned mixture prior (kind "vae_mixture_prior") and a small VRNN for sequences.
 * `tfvae.distribute`: `tf.distribute` strategies for several GPUs or machines.
 * `tfvae.widgets`: latent explorers, z -> E[x|z] under sliders: static HTML/JS for the built
   book (`static_explorer`, decoder exported by `tfvae.decoder_export`) and ipywidgets for a live kernel.

@@ -12,6 +12,7 @@ as JSON next to the weights.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 
 import keras
@@ -25,6 +26,9 @@ tfd = tfp.distributions
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
 OBJECTIVES = ("elbo", "iwae")
 KINDS: dict[str, type] = {}
+# Kinds registered by other modules, imported when a config first names them, so that
+# `serialization.load` of a saved model works without importing its module by hand.
+KIND_MODULES = {"gmvae": "tfvae.gmvae", "vae_mixture_prior": "tfvae.priors"}
 
 
 def register(kind: str):
@@ -76,6 +80,8 @@ class ModelConfig:
 
     def __post_init__(self):
         self.image_shape = tuple(int(s) for s in self.image_shape)
+        if self.kind not in KINDS and self.kind in KIND_MODULES:
+            importlib.import_module(KIND_MODULES[self.kind])
         validation.one_of(self.kind, KINDS, "model kind")
         validation.positive_int(self.latent_dim, "latent_dim")
         validation.positive_int(self.hidden_units, "hidden_units")
