@@ -96,12 +96,16 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
         log.warning("%d replicas: Keras cannot use XLA or several steps per call under tf.distribute, "
                     "so this run trains one step per call without XLA", replicas)
         jit_compile, steps_per_execution = False, 1
-    # fit hands the model groups of `steps_per_execution` minibatches and its train_step
-    # loops over them, so XLA compiles a whole group into one program. (Keras' own
-    # steps_per_execution calls a separately compiled step per minibatch, which is slower.)
+    # Without tf.distribute, fit hands the model groups of `steps_per_execution` minibatches
+    # and its train_step loops over them, so XLA compiles a whole group into one program
+    # (Keras' own steps_per_execution calls a separately compiled step per minibatch, which
+    # is slower). A tf.distribute strategy syncs replicas inside optimizer.apply, which
+    # cannot run in a graph loop, so there Keras runs the steps.
+    group = steps_per_execution if not tf.distribute.has_strategy() and \
+        model.distribute_strategy is tf.distribute.get_strategy() else 1
     with model.distribute_strategy.scope():  # the optimizer's slots must be mirrored like the weights
         model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
-                      jit_compile=jit_compile, steps_per_execution=1)
+                      jit_compile=jit_compile, steps_per_execution=1 if group > 1 else steps_per_execution)
 
     run_dir = Path(out_dir) if out_dir is not None else None
     history, start = {}, 0
@@ -122,15 +126,17 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     log.info("training on %s", distribute.describe(model.distribute_strategy))
 
     guard = _FiniteLossGuard()
-    progress = _Progress(epochs, steps_per_epoch, steps_per_execution, start) if verbose else None
+    progress = _Progress(epochs, steps_per_epoch, group, start) if verbose else None
     extra = list(callbacks) + [guard] + ([progress] if progress else [])
+    # Validation groups have their own size, so that they too have as few shapes to compile as can be.
+    val_steps = 1 if group == 1 else _steps_per_call(len(data.validation) // batch_size)
     val_data = _groups(data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed),
-                       len(data.validation), batch_size, steps_per_execution) if validate else None
+                       len(data.validation), batch_size, val_steps) if validate else None
     try:
         for epoch in range(start, epochs):
             began = time.perf_counter()
             train_data = _groups(data.pipeline("train", batch_size=batch_size, binarization=binarization,
-                                               seed=seed, epoch=epoch), len(data.train), batch_size, steps_per_execution)
+                                               seed=seed, epoch=epoch), len(data.train), batch_size, group)
             result = model.fit(
                 train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data, shuffle=False, verbose=0, callbacks=extra)
             if guard.bad_value is not None:
@@ -229,7 +235,7 @@ class _Progress(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        # Keras counts calls; one call runs a group of up to steps_per_call steps.
+        # Keras counts steps, or calls when each call runs a group of up to steps_per_call steps.
         self.bar.n = self.epoch * self.steps_per_epoch + min((batch + 1) * self.steps_per_call, self.steps_per_epoch)
         logs = logs or {}
         self.bar.set_postfix({k: f"{float(logs[k]):.2f}" for k in ("loss", "elbo", "kl") if k in logs},
