@@ -1,9 +1,10 @@
 """The one training loop: AEVB (the paper's Algorithm 1) over minibatches, compiled, checkpointed.
 
-`fit` runs Keras' compiled training step (`tf.function` with XLA and several steps per
-call, so Python overhead does not dominate a small model), one epoch at a time. After
-every epoch it writes a checkpoint atomically; `resume=True` continues a killed run from
-its last checkpoint with nothing lost, because the data order, the binarization and the
+`fit` runs Keras' compiled training step on groups of minibatches, one epoch at a time:
+the model's train step loops over a group, so XLA compiles many steps into one program
+and neither Python nor per-step dispatch slows a small model down. After every epoch it
+writes a checkpoint atomically; `resume=True` continues a killed run from its last
+checkpoint with nothing lost, because the data order, the binarization and the
 reparameterization noise depend only on (seed, epoch, step). A NaN or infinite loss
 stops the run with `TrainingDivergedError`, leaves the last good checkpoint as it was
 and puts its weights back into the model.
