@@ -16,8 +16,10 @@ set. Binarization is ``"none"``, ``"static"`` (one Bernoulli draw, fixed once) o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
+import io
 import os
 import struct
 from pathlib import Path
@@ -198,7 +200,9 @@ def load_for_book(preferred: str = "mnist", **kwargs) -> ImageDataset:
              "digits": ["digits"]}[validation.one_of(preferred, DATASETS, "dataset")]
     for name in chain:
         try:
-            ds = load(name, **kwargs)
+            # Keras prints its download attempt; the page's notice says what happened instead.
+            with contextlib.redirect_stdout(io.StringIO()):
+                ds = load(name, **kwargs)
         except DatasetUnavailableError:
             continue
         return ds if name == preferred else dataclasses.replace(ds, substitute_for=preferred)
