@@ -91,3 +91,14 @@ def test_kl_weight_scales_the_kl_term_of_the_training_loss(digits):
     np.testing.assert_allclose(no_kl["loss"], -np.mean(no_kl["reconstruction"]), rtol=1e-4)
     np.testing.assert_allclose(half_kl["loss"], -np.mean(half_kl["reconstruction"] - 0.5 * half_kl["kl"]), rtol=1e-4)
     np.testing.assert_allclose(no_kl["elbo"], half_kl["elbo"], rtol=1e-5)  # the reported ELBO ignores the weight
+
+
+def test_step_warmup_updates_once_per_group_of_steps(digits):
+    training.set_seed(0)
+    model = small_vae(digits)
+    warmup, probe = annealing.KLWarmup(4, unit="step"), WeightProbe()
+    # 4 steps per epoch in groups of 2: Keras calls the callbacks before steps 0, 2, 4 and 6.
+    training.fit(model, digits, epochs=2, batch_size=50, binarization="dynamic", validate=False,
+                 steps_per_execution=2, callbacks=[warmup, probe], verbose=0)
+    assert warmup.history == [(0, 0.0), (2, 0.5), (4, 1.0), (6, 1.0)]
+    assert probe.seen == [0.0, 0.5, 1.0, 1.0]
