@@ -121,6 +121,17 @@ def multiworker():
             "describe": distribute.describe(strategy), "losses": history["loss"]}
 
 
+def mirrored_one_device():
+    import tensorflow as tf
+
+    from tfvae import data, models, training
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    model = build(models, training, strategy, "vae")
+    history = training.fit(model, data.load("digits"), epochs=2, binarization="dynamic", verbose=0)
+    return {"replicas": strategy.num_replicas_in_sync, "losses": history["loss"]}
+
+
 def mixed():
     import numpy as np
 
@@ -158,5 +169,6 @@ def distribute_default():
 
 
 if __name__ == "__main__":
-    result = {"mirrored": mirrored, "multiworker": multiworker, "mixed": mixed}[sys.argv[1]]()
+    result = {"mirrored": mirrored, "mirrored_one_device": mirrored_one_device,
+              "multiworker": multiworker, "mixed": mixed}[sys.argv[1]]()
     print(json.dumps(result))

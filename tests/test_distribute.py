@@ -62,6 +62,14 @@ def test_mirrored_training_decreases_the_loss(mirrored):
     assert losses[-1] < losses[0] and val_elbo[-1] > val_elbo[0], (losses, val_elbo)
 
 
+def test_mirrored_strategy_on_one_device_trains_too():
+    # A one-replica MirroredStrategy (a machine with one GPU, --strategy mirrored) once failed
+    # at the first step because XLA and multi-step calls were kept for a single replica.
+    run = run_scenario("mirrored_one_device")
+    assert run["replicas"] == 1
+    assert run["losses"][1] < run["losses"][0], run["losses"]
+
+
 def test_multiworker_strategy_from_tf_config_trains_one_epoch():
     run = run_scenario("multiworker")
     assert run["strategy"] == "CollectiveAllReduceStrategy"  # what MultiWorkerMirroredStrategy builds

@@ -91,10 +91,12 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
     steps_per_execution = steps_per_execution or _steps_per_call(len(data.train) // batch_size)
     replicas = model.distribute_strategy.num_replicas_in_sync
-    if replicas > 1 and (jit_compile or steps_per_execution > 1):
-        # Keras 3 fails at the first step with either under a multi-replica strategy
-        # (XLA reads a variable of another device; its multi-step loop feeds no placeholder).
-        log.warning("%d replicas: Keras cannot use XLA or several steps per call under tf.distribute, "
+    distributed = tf.distribute.has_strategy() or model.distribute_strategy is not tf.distribute.get_strategy()
+    if distributed and (jit_compile or steps_per_execution > 1):
+        # Keras 3 fails at the first step with either under a tf.distribute strategy, even
+        # one with a single replica (XLA reads a variable of another device; its multi-step
+        # loop feeds no placeholder; the replica context's merge_call cannot run in a loop).
+        log.warning("%d replica(s) under tf.distribute: Keras cannot use XLA or several steps per call there, "
                     "so this run trains one step per call without XLA", replicas)
         jit_compile, steps_per_execution = False, 1
     # Without tf.distribute, fit hands the model groups of `steps_per_execution` minibatches
@@ -102,8 +104,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     # (Keras' own steps_per_execution calls a separately compiled step per minibatch, which
     # is slower). A tf.distribute strategy syncs replicas inside optimizer.apply, which
     # cannot run in a graph loop, so there Keras runs the steps.
-    group = steps_per_execution if not tf.distribute.has_strategy() and \
-        model.distribute_strategy is tf.distribute.get_strategy() else 1
+    group = 1 if distributed else steps_per_execution
     with model.distribute_strategy.scope():  # the optimizer's slots must be mirrored like the weights
         model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
                       jit_compile=jit_compile, steps_per_execution=1 if group > 1 else steps_per_execution)
