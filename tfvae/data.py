@@ -76,6 +76,8 @@ class ImageDataset:
     test: Split
     source: str
     substitute_for: str | None = None
+    # Fixed binarizations drawn so far, by (split, seed): a static run draws once, not every epoch.
+    _fixed_draws: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -105,8 +107,12 @@ class ImageDataset:
                 f"published {DISPLAY_NAMES[self.substitute_for]} results.")
 
     def binarized(self, split: str = "test", seed: int = 0) -> np.ndarray:
-        """One fixed Bernoulli draw of a split's images, as float32 0/1 (shape (n, h, w))."""
-        return binarize(self.split(split).x, seed=seed, epoch=_EVALUATION_EPOCH)
+        """One fixed Bernoulli draw of a split's images, as float32 0/1 (shape (n, h, w)); drawn once, then reused."""
+        key = (split, seed)
+        if key not in self._fixed_draws:
+            self._fixed_draws[key] = binarize(self.split(split).x, seed=seed, epoch=_EVALUATION_EPOCH)
+            self._fixed_draws[key].setflags(write=False)
+        return self._fixed_draws[key]
 
     def pipeline(self, split: str = "train", *, batch_size: int = 100, binarization: str = "none",
                  shuffle: bool | None = None, seed: int = 0, epoch: int = 0,
@@ -125,20 +131,24 @@ class ImageDataset:
         batch_size = validation.positive_int(batch_size, "batch_size")
         validation.one_of(binarization, BINARIZATIONS, "binarization")
         shuffle = (split == "train") if shuffle is None else shuffle
-        x = data.x
-        if binarization == "static":
-            x = binarize(x, seed=seed, epoch=_EVALUATION_EPOCH)
-        elif binarization == "dynamic":
-            x = binarize(x, seed=seed, epoch=epoch if split == "train" else _EVALUATION_EPOCH)
-        ds = tf.data.Dataset.from_tensor_slices((x, data.y) if labels else x)
+        x, y = data.x, data.y
+        if binarization == "dynamic" and split == "train":
+            x = binarize(x, seed=seed, epoch=epoch)
+        elif binarization != "none":  # static, or an evaluation split: one fixed draw
+            x = self.binarized(split, seed=seed)
         if shuffle:
-            ds = ds.shuffle(len(x), seed=_mix(seed, epoch), reshuffle_each_iteration=False)
-        return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
-
-def _mix(seed: int, epoch: int) -> int:
-    """A 31-bit seed that depends on both the run's seed and the epoch."""
-    return int(np.random.SeedSequence([seed, epoch + 2]).generate_state(1)[0] & 0x7FFFFFFF)
+            order = np.random.default_rng([seed, epoch + 2, 1]).permutation(len(x))
+            x, y = x[order], y[order]
+        # Slice whole minibatches, not single images: tf.data then handles a few hundred
+        # elements per epoch instead of tens of thousands.
+        n_full = len(x) // batch_size
+        end = n_full * batch_size
+        full = (x[:end].reshape((n_full, batch_size) + x.shape[1:]), y[:end].reshape(n_full, batch_size))
+        ds = tf.data.Dataset.from_tensor_slices(full if labels else full[0])
+        if end < len(x) and not drop_remainder:
+            rest = (x[end:], y[end:])
+            ds = ds.concatenate(tf.data.Dataset.from_tensors(rest if labels else rest[0]))
+        return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def binarize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
