@@ -29,6 +29,18 @@ def _detached(fig):
     return fig
 
 
+def _finished(fig, ax, xlabel, ylabel, title=None):
+    """Label a one-axes line figure, add a grid and a legend, and detach it (see `_detached`)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _detached(fig)
+
+
 def _images(images) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3:
@@ -170,14 +182,7 @@ def lines(x, series: dict, *, xlabel: str, ylabel: str, log_x: bool = False, log
         ax.axhline(value, linestyle="--", color="black", linewidth=1, label=name)
     ax.set_xscale("log" if log_x else "linear")
     ax.set_yscale("log" if log_y else "linear")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig, ax, xlabel, ylabel, title)
 
 
 def training_curves(histories: dict, *, keys=("elbo", "val_elbo"), ylabel: str = "ELBO per image (nats)",
@@ -199,14 +204,7 @@ def training_curves(histories: dict, *, keys=("elbo", "val_elbo"), ylabel: str =
             style = "--" if key.startswith("val_") else "-"
             name = ("validation " + key[4:]) if key.startswith("val_") else ("training " + key)
             ax.plot(epochs, values, style, marker="o", markersize=3, label=f"{run}: {name}" if len(histories) > 1 else name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _detached(fig)
+    return _finished(fig, ax, "epoch", ylabel, title)
 
 
 def histograms(samples: dict, *, xlabel: str, bins: int = 40, title: str | None = None, log_y: bool = False):
