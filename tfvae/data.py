@@ -136,19 +136,15 @@ class ImageDataset:
             x = binarize(x, seed=seed, epoch=epoch)
         elif binarization != "none":  # static, or an evaluation split: one fixed draw
             x = self.binarized(split, seed=seed)
+        ds = tf.data.Dataset.from_tensor_slices((x, y) if labels else x)
         if shuffle:
-            order = np.random.default_rng([seed, epoch + 2, 1]).permutation(len(x))
-            x, y = x[order], y[order]
-        # Slice whole minibatches, not single images: tf.data then handles a few hundred
-        # elements per epoch instead of tens of thousands.
-        n_full = len(x) // batch_size
-        end = n_full * batch_size
-        full = (x[:end].reshape((n_full, batch_size) + x.shape[1:]), y[:end].reshape(n_full, batch_size))
-        ds = tf.data.Dataset.from_tensor_slices(full if labels else full[0])
-        if end < len(x) and not drop_remainder:
-            rest = (x[end:], y[end:])
-            ds = ds.concatenate(tf.data.Dataset.from_tensors(rest if labels else rest[0]))
-        return ds.prefetch(tf.data.AUTOTUNE)
+            ds = ds.shuffle(len(x), seed=_mix(seed, epoch), reshuffle_each_iteration=False)
+        return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _mix(seed: int, epoch: int) -> int:
+    """A 31-bit seed that depends on both the run's seed and the epoch."""
+    return int(np.random.SeedSequence([seed, epoch + 2]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 def binarize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
