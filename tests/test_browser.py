@@ -70,7 +70,7 @@ def pages(tmp_path_factory):
     """[(name, path of the html page, expected(k, spec, z) -> (h, w) means of the page's k-th explorer)]."""
     built = os.environ.get("TFVAE_BOOK_HTML")
     if built:
-        found = [(name, Path(built) / "book" / f"{name}.html") for name in CHAPTERS]
+        found = [(name, Path(built).resolve() / "book" / f"{name}.html") for name in CHAPTERS]
         found = [(name, path) for name, path in found
                  if path.exists() and "tfvae-explorer" in path.read_text(encoding="utf-8")]
         missing = sorted(set(CHAPTERS) - {name for name, _ in found})
