@@ -77,16 +77,17 @@ def diagonal_log_variance(q):
 
 
 def kl_to_prior(q, prior, z=None):
-    """KL(q(z|x) || p(z)) per example: closed form when q and the prior are diagonal Gaussians,
-    else the one-sample Monte Carlo estimate log q(z|x) - log p(z) at the samples `z`.
+    """KL(q(z|x) || p(z)) per example: in closed form (eq. {eq}`eq-kl-diag`) when no samples are
+    given, which needs q and the prior to be diagonal Gaussians; else the Monte Carlo estimate,
+    the average of log q(z|x) - log p(z) over the samples `z`.
 
     Shapes: q batch (batch,), event (d,); z (L, batch, d) -> (batch,).
     """
-    if is_diagonal_gaussian(prior) and is_diagonal_gaussian(q):
-        return gaussian_kl(q.mean(), diagonal_log_variance(q), prior.mean(), diagonal_log_variance(prior))
-    if z is None:
-        raise ValueError("a Monte Carlo KL needs samples z from q")
-    return tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
+    if z is not None:
+        return tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
+    if not (is_diagonal_gaussian(prior) and is_diagonal_gaussian(q)):
+        raise ValueError("a closed-form KL needs diagonal Gaussians; pass samples z for a Monte Carlo KL")
+    return gaussian_kl(q.mean(), diagonal_log_variance(q), prior.mean(), diagonal_log_variance(prior))
 
 
 def is_diagonal_gaussian(dist) -> bool:
@@ -127,10 +128,8 @@ def elbo(x, encode: Callable, decode: Callable, prior, *, n_samples: int = 1,
     q = encode(x)
     z = q.sample(n_samples, seed=seed)  # (L, batch, d); TFP samples a Gaussian by reparameterization
     reconstruction = tf.reduce_mean(decode(z).log_prob(x), axis=0)
-    if analytic_kl and is_diagonal_gaussian(prior) and is_diagonal_gaussian(q):
-        kl = kl_to_prior(q, prior)
-    else:
-        kl = tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
+    closed_form = analytic_kl and is_diagonal_gaussian(prior) and is_diagonal_gaussian(q)
+    kl = kl_to_prior(q, prior, None if closed_form else z)
     return ElboTerms(reconstruction - kl, reconstruction, kl)
 
 
