@@ -63,6 +63,17 @@ def test_kmeans_is_repeatable_for_a_seed():
     assert np.array_equal(clustering.kmeans_baseline(x, 4, seed=7), clustering.kmeans_baseline(x, 4, seed=7))
 
 
+def test_effective_clusters_counts_equal_shares_and_is_k_exp_minus_the_kl_to_uniform():
+    assert clustering.effective_clusters(np.repeat(np.arange(4), 25), 10) == pytest.approx(4.0)
+    assert clustering.effective_clusters(np.zeros(50, int), 10) == pytest.approx(1.0)
+    y = np.random.default_rng(4).choice(10, size=2000, p=np.linspace(1, 3, 10) / 20)
+    q = np.bincount(y, minlength=10) / len(y)
+    kl_to_uniform = float((q * np.log(q * 10)).sum())
+    assert clustering.effective_clusters(y, 10) == pytest.approx(10 * np.exp(-kl_to_uniform))
+    with pytest.raises(InvalidInputError, match="outside"):
+        clustering.effective_clusters(np.array([0, 3]), 3)
+
+
 def test_bad_labels_are_rejected_with_a_clear_error():
     with pytest.raises(InvalidInputError, match="one length"):
         clustering.cluster_accuracy(np.zeros(3, int), np.zeros(4, int))

@@ -51,6 +51,15 @@ def test_one_factor_spread_over_two_dimensions_scores_zero_for_it(factors):
     assert gaps[1] > 0.99
 
 
+def test_captured_information_sees_a_factor_held_in_two_dimensions_where_mig_does_not(factors):
+    codes = np.stack([factors[:, 3], factors[:, 3], np.random.default_rng(3).normal(size=5000)], axis=1)
+    captured = disentanglement.captured_information(codes, factors)
+    assert captured[3] > 0.99                  # x is known exactly (twice over)
+    assert np.all(np.delete(captured, 3) < 0.05)  # shape, scale, rotation, y: only estimator bias
+    _, gaps = disentanglement.mutual_information_gap(codes, factors, per_factor=True)
+    assert gaps[3] < 1e-9                      # ... while its MIG gap is 0
+
+
 def test_mutual_information_of_a_factor_with_itself_is_its_entropy(factors):
     mi = disentanglement.mutual_information_matrix(factors.astype(float), factors)
     assert np.allclose(np.diag(mi), disentanglement.factor_entropies(factors), atol=1e-9)

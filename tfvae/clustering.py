@@ -76,6 +76,23 @@ def nmi(y_true, y_pred) -> float:
     return float(normalized_mutual_info_score(y_true, y_pred, average_method="arithmetic"))
 
 
+def effective_clusters(y_pred, k: int) -> float:
+    """How many of `k` clusters a clustering really uses: exp of the entropy of the cluster shares.
+
+    k when every cluster holds the same share, 1 when one cluster holds everything. With q(y) the
+    shares and p(y) uniform, KL(q(y) || p(y)) = log k - H(q(y)), so this is k exp(-KL(q(y) || p(y))):
+    the quantity the GMVAE's marginal cluster term (`tfvae.gmvae`) keeps near k.
+    Shapes: (n,) integer cluster labels in [0, k) -> float in [1, k].
+    """
+    k = validation.positive_int(k, "k")
+    _, y_pred = _labels(y_pred, y_pred)
+    if y_pred.max() >= k:
+        raise InvalidInputError(f"y_pred holds cluster {int(y_pred.max())}, outside [0, {k})")
+    shares = np.bincount(y_pred, minlength=k) / len(y_pred)
+    shares = shares[shares > 0]
+    return float(np.exp(-(shares * np.log(shares)).sum()))
+
+
 def kmeans_baseline(features, k: int, seed: int = 0, n_init: int = 10) -> np.ndarray:
     """Cluster feature vectors with k-means (Lloyd's algorithm, k-means++ starts, best of `n_init`).
 

@@ -72,12 +72,27 @@ def mutual_information_gap(codes, factors, bins: int = 20, per_factor: bool = Fa
     codes, factors = _check(codes, factors)
     if codes.shape[1] < 2:
         raise InvalidInputError("MIG compares the best two latent dimensions; codes need at least 2 columns")
+    mi = np.sort(mutual_information_matrix(codes, factors, bins), axis=0)
+    gaps = (mi[-1] - mi[-2]) / _nonzero_entropies(factors)
+    return (float(gaps.mean()), gaps) if per_factor else float(gaps.mean())
+
+
+def captured_information(codes, factors, bins: int = 20) -> np.ndarray:
+    """The share of each factor's entropy held by its most informative latent dimension.
+
+    max_j I(z_j; v_k) / H(v_k), the first term of eq. {eq}`eq-mig`: near 1 when some dimension
+    determines the factor, near 0 when no dimension knows it. MIG asks whether a factor lives in
+    *one* dimension; this asks whether the code holds it at all. Shapes: (n, d), (n, K) -> (K,).
+    """
+    codes, factors = _check(codes, factors)
+    return mutual_information_matrix(codes, factors, bins).max(axis=0) / _nonzero_entropies(factors)
+
+
+def _nonzero_entropies(factors) -> np.ndarray:
     entropy = factor_entropies(factors)
     if (entropy <= 0).any():
         raise InvalidInputError(f"factor column(s) {np.nonzero(entropy <= 0)[0].tolist()} are constant")
-    mi = np.sort(mutual_information_matrix(codes, factors, bins), axis=0)
-    gaps = (mi[-1] - mi[-2]) / entropy
-    return (float(gaps.mean()), gaps) if per_factor else float(gaps.mean())
+    return entropy
 
 
 def _check(codes, factors):
