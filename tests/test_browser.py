@@ -28,7 +28,10 @@ from tfvae import decoder_export, serialization
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+# The browser: $TFVAE_CHROMIUM if set, else Debian's chromium, else Google Chrome (preinstalled on
+# GitHub's Ubuntu runners, where the apt package chromium-browser is only a snap shim).
+CHROMIUM = os.environ.get("TFVAE_CHROMIUM") or next(
+    (c for c in ("/usr/bin/chromium", "/usr/bin/google-chrome") if Path(c).exists()), "/usr/bin/chromium")
 CHAPTERS = ["01_autoencoders", "06_aevb", "10_beta_vae", "11_gmvae"]
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -41,7 +44,8 @@ try:
 except ImportError:
     _MISSING = "playwright (python) is not installed"
 if _MISSING is None and not Path(CHROMIUM).exists():
-    _MISSING = f"no Chromium at {CHROMIUM} (Debian package chromium; `bash .ci/setup` installs it)"
+    _MISSING = (f"no browser at {CHROMIUM} (Debian package chromium, which `bash .ci/setup` installs, "
+                "or Google Chrome; or point TFVAE_CHROMIUM at one)")
 if _MISSING is not None:
     if os.environ.get("TFVAE_REQUIRE_BROWSER") == "1":
         raise RuntimeError(f"the browser test is required here, but {_MISSING}")
