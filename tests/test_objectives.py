@@ -227,6 +227,28 @@ def test_importance_weighted_bound_with_the_exact_posterior_is_the_log_evidence_
         np.testing.assert_allclose(got, log_evidence, rtol=0, atol=1e-9, err_msg=f"k={k}, chunk_size={chunk_size}")
 
 
+def _bound_of_x(encode, decode, prior, k, chunk_size, chunk_seed):
+    def bound(x):
+        return objectives.importance_weighted_bound(x, encode, decode, prior, k=k, chunk_size=chunk_size,
+                                                    seed=chunk_seed)
+    return bound
+
+
+def test_in_a_tf_function_the_chunks_run_as_one_graph_loop_and_stay_exact(ppca, data):
+    # AutoGraph turns the chunk loop into a while loop (so k = 5000 holds one chunk's samples at
+    # a time, not all of them); with the exact posterior it must still give log p(x), seeded or not.
+    log_evidence = ppca.log_evidence(data).numpy()
+    x = tf.constant(data)
+    posterior = ppca.posterior(data)  # computed eagerly: LinearGaussian checks its input with NumPy
+    for k, chunk_size, chunk_seed in [(10, 3, seed(1, 0)), (64, 7, None), (12, 4, None)]:
+        concrete = tf.function(_bound_of_x(lambda _: posterior, ppca.decode, ppca.prior, k, chunk_size, chunk_seed))
+        concrete = concrete.get_concrete_function(tf.TensorSpec(x.shape, x.dtype))
+        op_types = {op.type for op in concrete.graph.get_operations()}
+        assert op_types & {"While", "StatelessWhile"}, (k, chunk_size)
+        np.testing.assert_allclose(concrete(x).numpy(), log_evidence, rtol=0, atol=1e-9,
+                                   err_msg=f"k={k}, chunk_size={chunk_size}")
+
+
 def test_importance_weighted_bound_converges_to_the_log_evidence(ppca, data):
     encode = shifted_diagonal_q(ppca)
     log_evidence = ppca.log_evidence(data).numpy()

@@ -150,19 +150,31 @@ def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k
     L_1 is the ELBO; L_k does not decrease with k and tends to log p(x) (Burda et al., 2016).
     With `chunk_size`, the k samples are drawn `chunk_size` at a time and combined with a
     running log-sum-exp, so memory is bounded by chunk_size, not by k; this is how
-    k = 5000 fits. Gradients flow through it, so it also trains an IWAE.
+    k = 5000 fits. Inside a tf.function the chunks run as one graph loop, one chunk at a time. Gradients flow through it, so it also trains an IWAE.
 
     Shapes: x (batch, ...) -> (batch,).
     """
     k = validation.positive_int(k, "k")
     chunk_size = k if chunk_size is None else min(validation.positive_int(chunk_size, "chunk_size"), k)
-    starts = range(0, k, chunk_size)
-    seeds = [None] * len(starts) if seed is None else tfp.random.split_seed(seed, n=len(starts))
-    total = None
-    for start, chunk_seed in zip(starts, seeds):
-        log_w = log_importance_weights(x, encode, decode, prior, min(chunk_size, k - start), seed=chunk_seed)
-        part = tf.reduce_logsumexp(log_w, axis=0)
-        total = part if total is None else tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
+    n_full, rest = divmod(k, chunk_size)
+    seeds = None if seed is None else tf.stack(tfp.random.split_seed(seed, n=n_full + (rest > 0)))
+
+    def chunk(size, i):  # log sum_i w_i over one chunk of samples: (batch,)
+        chunk_seed = None if seeds is None else tf.gather(seeds, i)
+        return tf.reduce_logsumexp(log_importance_weights(x, encode, decode, prior, size, seed=chunk_seed), axis=0)
+
+    def add(total, part):
+        return tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
+
+    total = chunk(chunk_size, 0)
+    if n_full > 1:
+        # Inside a tf.function, AutoGraph turns this loop into a tf.while_loop: one chunk's
+        # samples are alive at a time, however large k is.
+        for i in tf.range(1, n_full):
+            tf.autograph.experimental.set_loop_options(parallel_iterations=1)  # never two chunks at once
+            total = add(total, chunk(chunk_size, i))
+    if rest:
+        total = add(total, chunk(rest, n_full))
     return total - math.log(k)
 
 
@@ -185,10 +197,14 @@ def marginal_log_likelihood(model, images, *, k: int = 5000, batch_size: int = 1
     batch_size = validation.positive_int(batch_size, "batch_size")
     chunk_size = min(validation.positive_int(chunk_size, "chunk_size"), k)
 
-    @tf.function(reduce_retracing=True)
+    images = np.asarray(images, np.float32)
+
     def bound(x):
         return importance_weighted_bound(x, model.encode, model.decode, model.prior, k=k, chunk_size=chunk_size)
 
-    images = np.asarray(images, np.float32)
-    return np.concatenate([bound(tf.constant(images[i:i + batch_size])).numpy()
+    # Traced once, for any batch size, as a concrete function: a chapter that estimates many
+    # models at many k compiles one graph per estimate, and TF's retracing warning (meant for
+    # a function traced over and over by mistake) does not apply.
+    compiled = tf.function(bound).get_concrete_function(tf.TensorSpec((None,) + images.shape[1:], tf.float32))
+    return np.concatenate([compiled(tf.constant(images[i:i + batch_size])).numpy()
                            for i in range(0, len(images), batch_size)])
