@@ -150,7 +150,8 @@ def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k
     L_1 is the ELBO; L_k does not decrease with k and tends to log p(x) (Burda et al., 2016).
     With `chunk_size`, the k samples are drawn `chunk_size` at a time and combined with a
     running log-sum-exp, so memory is bounded by chunk_size, not by k; this is how
-    k = 5000 fits. Inside a tf.function the chunks run as one graph loop, one chunk at a time. Gradients flow through it, so it also trains an IWAE.
+    k = 5000 fits. Inside a tf.function the chunks run as one graph loop, one chunk at a
+    time. Gradients flow through it, so it also trains an IWAE.
 
     Shapes: x (batch, ...) -> (batch,).
     """
