@@ -152,7 +152,7 @@ CASES = {
         lambda m, d: models.build(**dict(SMALL, kind="gan")), InvalidInputError, "unknown model kind 'gan'"),
     "an unknown objective": (
         lambda m, d: models.build(**dict(SMALL, objective="wake-sleep")), InvalidInputError,
-        "unknown objective 'wake-sleep'"),
+        "unknown objective 'wake-sleep'; choose one of 'elbo', 'iwae', 'wake_sleep'"),
     "an unknown optimizer": (
         lambda m, d: fit(m, d, optimizer="rmsprop"), InvalidInputError,
         "unknown optimizer 'rmsprop'; choose one of 'adagrad', 'adam', 'sgd'"),

@@ -308,3 +308,38 @@ def test_importance_weighted_bound_gradients_flow_through_the_chunks(ppca, data)
         loss = -tf.reduce_mean(bound)
     grad = tape.gradient(loss, shift)
     assert grad is not None and np.isfinite(grad.numpy()) and grad.numpy() != 0
+
+
+# --- wake-sleep ---------------------------------------------------------------------
+
+def test_wake_sleep_gradients_reach_the_decoder_from_the_wake_phase_and_the_encoder_from_the_sleep_phase(ppca, data):
+    # theta scales the decoder's input, phi shifts the encoder's mean. ppca's Gaussian decoder
+    # samples its dreams by reparameterization, so without the stop-gradients the sleep phase
+    # would also push theta (and the wake phase phi).
+    theta = tf.Variable(1.0, dtype=tf.float64)
+    phi = tf.Variable(0.3, dtype=tf.float64)
+    encode = shifted_diagonal_q(ppca, shift=phi)
+    with tf.GradientTape(persistent=True) as tape:
+        phases = objectives.wake_sleep(data, encode, lambda z: ppca.decode(theta * z), ppca.prior, seed=seed(8, 1))
+        wake, sleep = -tf.reduce_mean(phases.wake), -tf.reduce_mean(phases.sleep)
+    assert phases.wake.shape == phases.sleep.shape == (len(data),)
+    assert tape.gradient(wake, phi) is None and tape.gradient(sleep, theta) is None
+    assert tape.gradient(wake, theta).numpy() != 0 and tape.gradient(sleep, phi).numpy() != 0
+
+
+def test_the_sleep_phase_never_looks_at_the_data(ppca, data):
+    encode = shifted_diagonal_q(ppca)
+    a = objectives.wake_sleep(data, encode, ppca.decode, ppca.prior, seed=seed(8, 2))
+    b = objectives.wake_sleep(data + 1.0, encode, ppca.decode, ppca.prior, seed=seed(8, 2))
+    np.testing.assert_array_equal(a.sleep.numpy(), b.sleep.numpy())
+    assert np.all(a.wake.numpy() != b.wake.numpy())
+
+
+def test_the_sleep_phase_prefers_the_exact_posterior_to_a_wrong_encoder(ppca):
+    # E_{p(z, x)} log q(z|x) = -E_{p(x)} [KL(p(z|x) || q(z|x)) + H(p(z|x))]: largest when q is the
+    # model's own posterior, which is what the sleep phase fits q to.
+    dreams = tf.zeros((4000, ppca.data_dim), tf.float64)  # only the batch size matters to the sleep phase
+    exact, wrong = (objectives.wake_sleep(dreams, encode, ppca.decode, ppca.prior, seed=seed(8, 3)).sleep.numpy()
+                    for encode in (ppca.posterior, shifted_diagonal_q(ppca)))
+    difference = exact - wrong  # the same dreams for both encoders
+    assert difference.mean() > 5 * difference.std(ddof=1) / math.sqrt(difference.size), difference.mean()

@@ -4,7 +4,8 @@ Each module is one concept of the book:
 
 * `tfvae.linear_gaussian`: probabilistic PCA, the model whose evidence, posterior and ELBO are exact.
 * `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data.
-* `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates.
+* `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates,
+  and wake-sleep (the algorithm the paper compares AEVB with).
 * `tfvae.networks`: the paper's MLP encoder/decoder and a small convolutional pair.
 * `tfvae.models`: `VAE` and `Autoencoder`, Keras 3 models whose methods return `tfd` distributions.
 * `tfvae.training`: the one training loop (compiled, checkpointed, resumable).

@@ -2,7 +2,8 @@
 
 * `VAE`: q(z|x) from `encode`, p(x|z) from `decode`, a prior p(z) it holds; trained on
   the ELBO (eq. {eq}`eq-sgvb-analytic`), optionally beta-weighted (eq. {eq}`eq-beta-vae`)
-  or on the importance-weighted bound (eq. {eq}`eq-iwae`).
+  or on the importance-weighted bound (eq. {eq}`eq-iwae`), or by wake-sleep (eqs. {eq}`eq-wake`,
+  {eq}`eq-sleep`) for comparison.
 * `Autoencoder`: the same networks with a deterministic code, trained on reconstruction alone.
 
 A model is fully described by a `ModelConfig`, which is what `tfvae.serialization` writes
@@ -24,7 +25,7 @@ from tfvae import networks, objectives, validation
 tfd = tfp.distributions
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
-OBJECTIVES = ("elbo", "iwae")
+OBJECTIVES = ("elbo", "iwae", "wake_sleep")
 KINDS: dict[str, type] = {}
 # Kinds registered by other modules, imported when a config first names them, so that
 # `serialization.load` of a saved model works without importing its module by hand.
@@ -57,7 +58,8 @@ class ModelConfig:
       training objective (Kingma et al., 2016), eq. {eq}`eq-free-bits`; the reported ELBO is unchanged.
     n_samples: L, the samples of z per data point in the ELBO estimate.
     analytic_kl: closed-form KL (paper's eq. 7) instead of Monte Carlo (eq. 6).
-    objective: "elbo" or "iwae" (the importance-weighted bound with `iwae_k` samples).
+    objective: "elbo", "iwae" (the importance-weighted bound with `iwae_k` samples) or
+      "wake_sleep" (the algorithm the paper compares AEVB with; the reported ELBO is unchanged).
     seed: seeds the reparameterization noise, so a run can be repeated and resumed exactly.
     extra: further settings a registered model kind needs (for example a mixture's size).
     """
@@ -276,12 +278,15 @@ class VAE(LatentVariableModel):
                                analytic_kl=self.config.analytic_kl, seed=seed)
 
     def loss_terms(self, x, seed=None) -> dict:
-        elbo_seed, iwae_seed = tfp.random.split_seed(seed, n=2) if seed is not None else (None, None)
+        elbo_seed, objective_seed = tfp.random.split_seed(seed, n=2) if seed is not None else (None, None)
         terms = self.elbo(x, seed=elbo_seed)
         if self.config.objective == "iwae":
             bound = objectives.importance_weighted_bound(x, self.encode, self.decode, self.prior,
-                                                         k=self.config.iwae_k, seed=iwae_seed)
+                                                         k=self.config.iwae_k, seed=objective_seed)
             loss = -tf.reduce_mean(bound)
+        elif self.config.objective == "wake_sleep":
+            phases = objectives.wake_sleep(x, self.encode, self.decode, self.prior, seed=objective_seed)
+            loss = -tf.reduce_mean(phases.wake) - tf.reduce_mean(phases.sleep)
         else:
             # The beta-weighted objective, eq. (eq-beta-vae); beta = 1 is the ELBO.
             kl = terms.kl

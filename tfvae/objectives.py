@@ -6,6 +6,8 @@ Equation labels refer to the book's chapters:
   `gaussian_kl`, `standard_normal_kl`.
 * {eq}`eq-elbo-recon-kl`, {eq}`eq-sgvb-mc` and {eq}`eq-sgvb-analytic` (chapters "The ELBO"
   and "AEVB"): `elbo`.
+* {eq}`eq-wake` and {eq}`eq-sleep` (chapter "Reproducing Kingma & Welling's experiments"):
+  `wake_sleep`, the algorithm AEVB is compared with.
 * {eq}`eq-iwae` (chapter "Tighter bounds"): `importance_weighted_bound`.
 * {eq}`eq-is-loglik`: `marginal_log_likelihood`.
 
@@ -131,6 +133,36 @@ def elbo(x, encode: Callable, decode: Callable, prior, *, n_samples: int = 1,
     closed_form = analytic_kl and is_diagonal_gaussian(prior) and is_diagonal_gaussian(q)
     kl = kl_to_prior(q, prior, None if closed_form else z)
     return ElboTerms(reconstruction - kl, reconstruction, kl)
+
+
+class WakeSleepTerms(NamedTuple):
+    """Per-example objectives of the wake-sleep algorithm, each of shape (batch,), in nats."""
+
+    wake: tf.Tensor   # log p(x, z) at z ~ q(z|x), z held fixed: what the wake phase maximizes
+    sleep: tf.Tensor  # log q(z'|x') at a dream (z', x') ~ p(z) p(x|z), held fixed: the sleep phase
+
+
+def wake_sleep(x, encode: Callable, decode: Callable, prior, seed=None) -> WakeSleepTerms:
+    """The two phases of wake-sleep (Hinton et al., 1995), eqs. {eq}`eq-wake` and {eq}`eq-sleep`.
+
+    wake:  log p(x, z) = log p(x | z) + log p(z), with z ~ q(z|x) sampled and held fixed:
+           its gradient reaches the generative model only.
+    sleep: log q(z' | x'), with z' ~ p(z) and x' ~ p(x | z') dreamed by the generative model
+           and held fixed: its gradient reaches the recognition model only, and it never
+           looks at the data.
+    So the gradient of `wake + sleep` is the wake gradient in the decoder's weights and the
+    sleep gradient in the encoder's, and one optimizer step on their sum takes both phases
+    at once. Neither phase follows the gradient of a single objective of both models, which
+    is the difference from AEVB.
+
+    Shapes: x (batch, ...) -> WakeSleepTerms of (batch,) each.
+    """
+    wake_seed, prior_seed, dream_seed = (None,) * 3 if seed is None else tfp.random.split_seed(seed, n=3)
+    z = tf.stop_gradient(encode(x).sample(seed=wake_seed))
+    wake = decode(z).log_prob(x) + prior.log_prob(z)
+    z_dream = tf.stop_gradient(prior.sample(tf.shape(x)[0], seed=prior_seed))
+    x_dream = tf.stop_gradient(decode(z_dream).sample(seed=dream_seed))
+    return WakeSleepTerms(wake, encode(x_dream).log_prob(z_dream))
 
 
 def log_importance_weights(x, encode: Callable, decode: Callable, prior, k: int, seed=None):
