@@ -149,3 +149,10 @@ def test_a_saved_gmvae_loads_in_a_fresh_process_without_importing_its_module(mod
             "m = serialization.load(sys.argv[1]); print(type(m).__name__, m.components)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "gm")], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-2:] == ["GMVAE", str(K)]
+
+
+@pytest.mark.parametrize("objective", ["iwae", "wake_sleep"])
+def test_an_objective_of_the_plain_vae_is_refused_rather_than_ignored(objective):
+    with pytest.raises(InvalidInputError, match=f"objective '{objective}' is for kind 'vae'"):
+        models.build(kind="gmvae", image_shape=(8, 8), latent_dim=2, hidden_units=8,
+                     extra={"components": 2}, objective=objective)

@@ -97,6 +97,10 @@ class GMVAE(models.LatentVariableModel):
         if k < 2:
             raise validation.InvalidInputError(f"a mixture needs components >= 2, got {k}")
         self.cluster_kl  # checks the setting now, so a bad one fails at build time
+        if self.config.objective != "elbo":
+            raise validation.InvalidInputError(
+                f"a gmvae trains on its own ELBO, eq. (eq-gmvae-elbo); objective {self.config.objective!r} "
+                "is for kind 'vae'")
         # q(z|x,y) is one network of (x, y), as in Shu (2016): its first layer acts on the
         # concatenation [features(x), onehot(y)], i.e. features(x) + embedding[y]. Sharing it
         # across y matters: with a separate head per cluster, only the head of the currently
