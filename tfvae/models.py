@@ -128,8 +128,15 @@ class LatentVariableModel(keras.Model):
     """
 
     metric_names: tuple = ("loss",)
+    # The `ModelConfig.objective`s this kind trains on; a kind with an objective of its own
+    # narrows it, so that a setting it would ignore is refused instead.
+    supported_objectives: tuple = OBJECTIVES
 
     def __init__(self, config: ModelConfig, **kwargs):
+        if config.objective not in self.supported_objectives:
+            raise validation.InvalidInputError(
+                f"model kind {config.kind!r} trains on {' or '.join(map(repr, self.supported_objectives))}; "
+                f"objective {config.objective!r} is for kind 'vae'")
         super().__init__(name=config.kind, **kwargs)
         self.config = config
         self.image_shape = config.image_shape
