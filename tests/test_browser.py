@@ -201,8 +201,12 @@ def check_explorer(page, root, where, expected, against_tensorflow):
 def test_explorer_in_built_page_decodes_like_tensorflow_and_math_renders_offline(pages, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     for name, path, expected in pages:
-        page, errors, refused = open_offline(browser, path)
         # MathJax typesets after load; it must come from the book's _static, since the CDN is refused.
+        html_root = next(p for p in path.parents if (p / "_static").is_dir())
+        local = html_root / "_static" / "mathjax" / "tex-mml-chtml.js"
+        assert local.is_file(), (f"{name}: no MathJax at {local}, so math cannot render offline; it is copied "
+                                 "from node_modules, which `bash .ci/setup` installs with npm")
+        page, errors, refused = open_offline(browser, path)
         page.wait_for_selector("mjx-container", state="attached", timeout=30_000)
         assert page.locator("mjx-container").count() > 0, f"{name}: MathJax rendered nothing"
         roots = page.locator("div.tfvae-explorer")

@@ -50,7 +50,6 @@ def test_training_lowers_the_loss_and_raises_the_validation_elbo(run):
     assert history["val_elbo"][-1] > history["val_elbo"][0]
 
 
-
 def test_wake_sleep_trains_the_model_and_reports_its_elbo(digits):
     # The loss is the wake-sleep surrogate, not the ELBO; the ELBO is still what is reported,
     # and the two phases together must raise it (the chapter compares it with AEVB's).
@@ -59,6 +58,7 @@ def test_wake_sleep_trains_the_model_and_reports_its_elbo(digits):
     history = training.fit(model, digits, epochs=EPOCHS, binarization="dynamic", jit_compile=True, verbose=0)
     assert history["loss"][-1] < history["loss"][0]
     assert history["val_elbo"][-1] > history["val_elbo"][0] + 1.0, history["val_elbo"]
+
 
 def test_a_run_folder_holds_the_model_and_the_last_checkpoints(run):
     model, _, out = run
