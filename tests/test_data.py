@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tfvae import data
-from tfvae.errors import DataFormatError, DatasetUnavailableError
+from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +198,8 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(keras.datasets.mnist, "load_data", failed_fetch)
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", failed_fetch)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(data.BOOK_FALLBACK_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))  # no `tfvae data fetch mnist` here
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "not-installed")
     return monkeypatch
 
@@ -207,6 +209,7 @@ def test_mnist_offline_is_an_error_that_names_the_offline_choices(offline):
         data.load("mnist")
     message = str(error.value)
     assert "MNIST is not on this machine" in message and "URL fetch failure" in message
+    assert "tfvae data fetch mnist" in message
     assert "'digits'" in message and "'fashion_mnist'" in message
 
 
@@ -229,3 +232,19 @@ def test_load_for_book_marks_nothing_when_the_preferred_data_loads(digits):
     ds = data.load_for_book("digits")
     assert ds.substitute_for is None
     assert ds.notice().startswith("Data: scikit-learn digits")
+
+
+@pytest.mark.parametrize("start, expected", [("fashion_mnist", "fashion_mnist"), ("digits", "digits")])
+def test_the_fallback_variable_starts_the_book_chain_at_a_substitute(monkeypatch, idx_folder, start, expected):
+    folder, _ = idx_folder
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", folder)
+    monkeypatch.setenv(data.BOOK_FALLBACK_ENV, start)
+    ds = data.load_for_book("mnist")
+    assert ds.name == expected and ds.substitute_for == "mnist"
+    assert data.load_for_book("digits").substitute_for is None  # a chain that does not reach `start` is untouched
+
+
+def test_an_unknown_fallback_name_is_refused(monkeypatch):
+    monkeypatch.setenv(data.BOOK_FALLBACK_ENV, "cifar")
+    with pytest.raises(InvalidInputError, match="unknown \\$TFVAE_BOOK_FALLBACK 'cifar'"):
+        data.load_for_book("mnist")

