@@ -11,7 +11,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from tfvae import cli, distribute, models, networks, serialization, training
+from tfvae import cli, data, distribute, models, networks, serialization, training
+from tfvae.errors import TrainingDivergedError
 
 SUBCOMMANDS = ("train", "evaluate", "sample")
 # The options the command promises (README and book): a removed or renamed one fails here.
@@ -130,6 +131,7 @@ def test_option_choices_agree_with_the_library():
     assert cli.LIKELIHOODS == models.LIKELIHOODS
     assert set(cli.OPTIMIZERS) == set(training.OPTIMIZERS)
     assert cli.STRATEGIES == distribute.STRATEGIES
+    assert cli.CHECKPOINTS_DIR == serialization.CHECKPOINTS_DIR
 
 
 def one_error_line(capsys):
@@ -145,6 +147,7 @@ def test_mnist_offline_is_a_clear_error_naming_the_offline_datasets(monkeypatch,
                         "[Errno -3] Temporary failure in name resolution")
     monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
     monkeypatch.delenv("TFVAE_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))  # no `tfvae data fetch mnist` here
     assert cli.main(["train", "--dataset", "mnist", "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
     line = one_error_line(capsys)
     assert "MNIST" in line and "'digits'" in line and "'fashion_mnist'" in line
@@ -196,3 +199,172 @@ def test_sample_with_the_same_seed_draws_the_same_images(cli_run, tmp_path, caps
     images = {name: matplotlib.image.imread(path) for name, path in paths.items()}
     np.testing.assert_array_equal(images["a"], images["b"])
     assert not np.array_equal(images["a"], images["c"])
+
+
+# --- refused commands: checked before TensorFlow's work, one line, exit 2, nothing written ---
+
+def snapshot(folder):
+    """Every path under `folder`, with each file's bytes (None for a folder)."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def no_heavy_work(monkeypatch):
+    """Fail the test if a command gets as far as loading data, building, loading or training a model."""
+    def reached(*args, **kwargs):
+        raise AssertionError("the command was not refused before its TensorFlow work")
+    for module, name in ((data, "load"), (models, "build"), (serialization, "load"), (training, "fit")):
+        monkeypatch.setattr(module, name, reached)
+
+
+def refused_line(capsys):
+    """The one error line of a refused in-process command (and no traceback)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("tfvae: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("out_exists", [False, True], ids=["new folder", "empty folder"])
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--epochs", "-1"], "--epochs must be >= 1, got -1"),
+    (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0, got nan"),
+    (["--learning-rate", "-1"], "--learning-rate must be a finite number > 0, got -1.0"),
+    (["--learning-rate", "inf"], "--learning-rate must be a finite number > 0, got inf"),
+    (["--latent-dim", "0"], "--latent-dim must be >= 1, got 0"),
+    (["--hidden-units", "0"], "--hidden-units must be >= 1, got 0"),
+    (["--max-train", "0"], "--max-train must be >= 1, got 0"),
+    (["--steps-per-execution", "0"], "--steps-per-execution must be >= 1, got 0"),
+    (["--beta", "nan"], "--beta must be a finite number >= 0, got nan"),
+    (["--beta", "-0.5"], "--beta must be a finite number >= 0, got -0.5"),
+    (["--seed", "-1"], "--seed must be in 0 .. 2**32 - 1, got -1"),
+])
+def test_train_with_a_bad_number_is_refused_and_writes_nothing(argv, message, out_exists, cli_train, tmp_path,
+                                                                 capsys, no_heavy_work):
+    # A refused run used to leave run.json behind, which then blocked the corrected command.
+    out = tmp_path / "run"
+    if out_exists:
+        out.mkdir()
+    before = snapshot(tmp_path)
+    assert cli.main([*cli_train, *argv, "--out", str(out)]) == 2
+    assert message in refused_line(capsys)
+    assert snapshot(tmp_path) == before
+
+
+def _file(path, text="not a folder"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _folder(path):
+    path.mkdir(parents=True)
+    return path
+
+
+# name: (make the --out path under tmp_path, extra arguments, what the error says)
+OUT_CASES = {
+    "out is a file": (
+        lambda t: _file(t / "run"), [], "is a file, not a folder; choose another --out folder"),
+    "out lies under a file": (
+        lambda t: _file(t / "notes.txt") / "run", [], "notes.txt is a file, not a folder; choose another --out"),
+    "folder holds another run's settings": (
+        lambda t: _file(t / "run" / cli.RUN_FILE, '{"dataset": "digits"}').parent, [],
+        "already holds a run's settings (run.json); pass --resume to continue it, or choose another --out"),
+    "folder holds another run's checkpoints": (
+        lambda t: _file(t / "run" / "checkpoints" / "latest", "epoch-00001").parent.parent, [],
+        "already holds a run's checkpoints; pass --resume to continue it, or choose another --out"),
+    "folder holds a saved model": (
+        lambda t: _file(t / "run" / "model" / serialization.CONFIG_FILE, "{}").parent.parent, [],
+        "already holds a saved model (model/), which training would replace; choose another --out"),
+    "--resume on an empty folder": (
+        lambda t: _folder(t / "run"), ["--resume"],
+        "holds no run to continue (no run.json, no checkpoints/); give the --out folder of the run"),
+    "--resume on a missing folder": (
+        lambda t: t / "run", ["--resume"], "does not exist; give the --out folder of the run to continue, "
+                                           "or drop --resume"),
+    "--resume on a corrupt run.json": (
+        lambda t: _file(t / "run" / cli.RUN_FILE, "{").parent, ["--resume"], "run.json is corrupt"),
+    "--resume of a run with other settings": (
+        lambda t: _file(t / "run" / cli.RUN_FILE, json.dumps({"dataset": "digits", "batch_size": 50})).parent,
+        ["--resume"], "--resume needs the settings of the run in"),
+}
+
+
+@pytest.mark.parametrize("case", list(OUT_CASES))
+def test_train_into_an_unusable_out_is_refused_and_writes_nothing(case, cli_train, tmp_path, capsys, no_heavy_work):
+    make_out, argv, message = OUT_CASES[case]
+    out = make_out(tmp_path)
+    before = snapshot(tmp_path)
+    assert cli.main([*cli_train, *argv, "--out", str(out)]) == 2
+    line = refused_line(capsys)
+    assert message in line and str(out) in line
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("make_out, message", [
+    (lambda t: _folder(t / "pictures"), "is a folder; give the image file to write, e.g. --out"),
+    (lambda t: _file(t / "notes.txt") / "samples.png", "notes.txt is a file, not a folder; choose another --out"),
+    (lambda t: _file(t / "notes.txt") / "more" / "samples.png", "notes.txt is a file, not a folder"),
+    (lambda t: t / "samples.txt", "cannot write '.txt' images; end the name in .png"),
+], ids=["an existing folder", "under a file", "two levels under a file", "an unknown image type"])
+def test_sample_to_an_unusable_out_is_refused_and_writes_nothing(make_out, message, cli_run, tmp_path, capsys,
+                                                                  no_heavy_work):
+    out = make_out(tmp_path)
+    before, run_before = snapshot(tmp_path), snapshot(cli_run)
+    assert cli.main(["sample", str(cli_run), "--n", "4", "--out", str(out)]) == 2
+    line = refused_line(capsys)
+    assert message in line and str(out) in line
+    assert snapshot(tmp_path) == before and snapshot(cli_run) == run_before
+
+
+def test_a_new_run_refused_before_its_first_checkpoint_leaves_nothing_behind(cli_train, tmp_path, monkeypatch,
+                                                                             capsys):
+    # An error found only while training (here a loss that diverged in the first epoch) must not
+    # leave a run.json that blocks the corrected command: new folders go too, an existing one stays.
+    def diverge(model, dataset, *, out_dir, **kwargs):
+        assert (out_dir / cli.RUN_FILE).exists()
+        raise TrainingDivergedError("the loss became nan during epoch 1; training stopped with no checkpoint")
+    monkeypatch.setattr(training, "fit", diverge)
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "new" / "run", tmp_path / "kept"):
+        assert cli.main([*cli_train, "--max-train", "100", "--out", str(out)]) == 2
+        assert "the loss became nan" in refused_line(capsys)
+    assert snapshot(tmp_path) == {"kept": None}
+
+
+@pytest.mark.parametrize("argv, path, message", [
+    (["train", "--dataset", "digits", "--out", "{tmp}/notes.txt"], "notes.txt", "is a file, not a folder"),
+    (["train", "--dataset", "digits", "--batch-size", "0", "--out", "{tmp}/run"], None, "--batch-size must be >= 1"),
+    (["sample", "{tmp}/no-such-run", "--out", "{tmp}/pictures"], "pictures", "is a folder"),
+], ids=["train into a file", "train with batch size 0", "sample into a folder"])
+def test_refusals_reach_the_terminal_as_one_line_without_a_traceback(argv, path, message, run_cli, tmp_path):
+    # End to end through `python -m tfvae.cli`; refused before TensorFlow is imported, so each takes < 1 s.
+    _file(tmp_path / "notes.txt")
+    (tmp_path / "pictures").mkdir()
+    before = snapshot(tmp_path)
+    result = run_cli(*(arg.format(tmp=tmp_path) for arg in argv), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tfvae: error: ") and message in lines[0], result.stderr
+    assert path is None or path in lines[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_refused_commands_do_not_import_tensorflow(tmp_path):
+    # Argument and path checks are cheap: a refusal must not wait for TensorFlow's import.
+    _file(tmp_path / "notes.txt")
+    script = (
+        "import sys\n"
+        "from tfvae.cli import main\n"
+        f"tmp = {str(tmp_path)!r}\n"
+        "for argv in (['train', '--out', tmp + '/notes.txt'], ['train', '--epochs', '-1', '--out', tmp + '/r'],\n"
+        "             ['train', '--out', tmp + '/r', '--resume'], ['evaluate', tmp, '--k', '0'],\n"
+        "             ['sample', tmp, '--out', tmp]):\n"
+        "    assert main(argv) == 2, argv\n"
+        "assert 'tensorflow' not in sys.modules, 'a refusal imported TensorFlow'\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("tfvae: error: ") == 5 and "Traceback" not in result.stderr

