@@ -89,3 +89,10 @@ def test_binder_pins_the_versions_the_lock_pins():
 def test_the_book_excludes_environments_and_other_non_book_folders(folder):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert folder in config["exclude_patterns"]
+
+
+def test_every_chapters_install_cell_pins_the_packages_release():
+    version = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    for chapter in sorted((ROOT / "book").glob("*.ipynb")):
+        installs = re.findall(r"git\+https://github\.com/[^/\s]+/[^@\s\"\\]+(@[^\s\"\\]*)?", chapter.read_text())
+        assert installs == [f"@v{version}"], chapter.name
