@@ -44,7 +44,7 @@ try:
 except ImportError:
     _MISSING = "playwright (python) is not installed"
 if _MISSING is None and not Path(CHROMIUM).exists():
-    _MISSING = (f"no browser at {CHROMIUM} (Debian package chromium, which `bash .ci/setup` installs, "
+    _MISSING = (f"no browser at {CHROMIUM} (Debian package chromium, which `./run setup` installs, "
                 "or Google Chrome; or point TFVAE_CHROMIUM at one)")
 if _MISSING is not None:
     if os.environ.get("TFVAE_REQUIRE_BROWSER") == "1":
