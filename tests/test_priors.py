@@ -110,3 +110,43 @@ def test_vrnn_without_sequential_prior_uses_a_standard_normal():
 def test_vrnn_rejects_badly_shaped_sequences():
     with pytest.raises(InvalidInputError, match="shape"):
         priors.fit_sequences(priors.VRNN(), np.zeros((4, 5)), epochs=1)
+
+
+# --- the linear-Gaussian VRNN: the VRNN's ELBO against a Kalman filter --------------------------
+
+def linear_gaussian_vrnn():
+    return priors.LinearGaussianVRNN([[0.9, 0.2], [-0.3, 0.8]], [0.3, 0.2], [1.0, 0.7], [0.1, 0.2])
+
+
+def gap_to_exact(model, length, n=300, repeats=50):
+    """Per-sequence log p(x) - ELBO (the ELBO averaged over `repeats` noise draws): mean and standard error."""
+    x = model.state_space_model(length).sample(n, seed=[1, length]).numpy()
+    elbo = model.elbo(np.repeat(x, repeats, axis=0), seed=tf.constant([2, length])).elbo.numpy()
+    gap = model.exact_log_likelihood(x).numpy() - elbo.reshape(n, repeats).mean(axis=1)
+    return gap.mean(), gap.std(ddof=1) / np.sqrt(n)
+
+
+def test_one_step_elbo_with_the_exact_posterior_equals_the_kalman_log_likelihood():
+    mean, se = gap_to_exact(linear_gaussian_vrnn(), 1)
+    assert abs(mean) < 3 * se and se < 0.01  # Monte Carlo error only, and small enough to mean something
+
+
+def test_longer_sequences_are_strictly_bounded_by_the_kalman_log_likelihood():
+    mean, se = gap_to_exact(linear_gaussian_vrnn(), 10)
+    assert mean > 3 * se  # q sees x_t and the past, not the future: a strict bound
+
+
+def test_a_vrnn_whose_kl_is_dropped_no_longer_matches_the_kalman_filter(monkeypatch):
+    monkeypatch.setattr(priors.objectives, "gaussian_kl", lambda *args: tf.zeros(tf.shape(args[0])[:-1]))
+    mean, se = gap_to_exact(linear_gaussian_vrnn(), 1)
+    assert abs(mean) > 3 * se
+
+
+@pytest.mark.parametrize("bad", [{"transition": [1.0, 2.0]}, {"transition_variance": [0.3, -0.2]},
+                                 {"observation_variance": [0.1]}, {"observation_scale": [1.0, float("nan")]}])
+def test_bad_linear_gaussian_settings_are_refused_by_name(bad):
+    settings = dict(transition=[[0.9, 0.2], [-0.3, 0.8]], transition_variance=[0.3, 0.2],
+                    observation_scale=[1.0, 0.7], observation_variance=[0.1, 0.2])
+    settings.update(bad)
+    with pytest.raises(InvalidInputError, match=next(iter(bad))):
+        priors.LinearGaussianVRNN(**settings)

@@ -18,6 +18,8 @@
   and its ELBO is a sum over time of per-step ELBOs (eq. {eq}`eq-vrnn-elbo`).
   `sequential_prior=False` replaces p(z_t | ...) by N(0, I) with everything else the same,
   the comparison that isolates what the learned prior adds.
+* `LinearGaussianVRNN`: a VRNN whose parts are all linear-Gaussian, a state-space model
+  whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
 """
 
 from __future__ import annotations
@@ -191,6 +193,83 @@ class VRNN(keras.Model):
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+class LinearGaussianVRNN(VRNN):
+    """A VRNN every part of which is linear-Gaussian, so that its likelihood is exact.
+
+    The recurrent state is the previous code, h_{t-1} = z_{t-1} (h_0 = 0), and
+
+        p(z_t | h_{t-1})      = N(A h_{t-1}, diag q)
+        p(x_t | z_t, h_{t-1}) = N(diag(c) z_t, diag r)
+        q(z_t | x_t, h_{t-1}) = p(z_t | z_{t-1} = h_{t-1}, x_t), the exact one-step posterior,
+
+    which is a linear-Gaussian state-space model: a Kalman filter gives its log p(x_1..T)
+    (`exact_log_likelihood`). `VRNN.elbo` runs on it unchanged, so the two can be compared:
+    at T = 1 the ELBO must equal log p(x_1), and for longer sequences stay below log p(x)
+    by the KL from this q, which sees only x_t and the past, to the posterior given the
+    whole sequence. The observation matrix is diagonal so that q is a diagonal Gaussian,
+    the family `VRNN.elbo` takes.
+
+    Args:
+      transition: A, shape (d, d).
+      transition_variance: q, shape (d,), > 0.
+      observation_scale: c, shape (d,) (x_t has the same size as z_t).
+      observation_variance: r, shape (d,), > 0.
+    """
+
+    def __init__(self, transition, transition_variance, observation_scale, observation_variance, **kwargs):
+        a = np.asarray(transition, np.float32)
+        if a.ndim != 2 or a.shape[0] != a.shape[1]:
+            raise InvalidInputError(f"transition must be a square matrix, got shape {a.shape}")
+        d = a.shape[0]
+        vectors = {}
+        for name, value, positive in [("transition_variance", transition_variance, True),
+                                      ("observation_scale", observation_scale, False),
+                                      ("observation_variance", observation_variance, True)]:
+            v = np.asarray(value, np.float32)
+            if v.shape != (d,) or not np.isfinite(v).all() or (positive and (v <= 0).any()):
+                raise InvalidInputError(f"{name} must be {'positive ' if positive else ''}finite numbers of "
+                                        f"shape ({d},), got {value!r}")
+            vectors[name] = tf.constant(v)
+        self.transition = tf.constant(a)
+        self.transition_variance = vectors["transition_variance"]
+        self.observation_scale = vectors["observation_scale"]
+        self.observation_variance = vectors["observation_variance"]
+        super().__init__(x_dim=d, latent_dim=d, state_dim=d, **kwargs)
+        # The "recurrent cell" only carries z_t forward: h_t = z_t.
+        self.cell = lambda inputs, states: (inputs[..., self.x_dim:], [inputs[..., self.x_dim:]])
+
+    def step_prior(self, h):
+        loc = tf.linalg.matvec(self.transition, h)
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.sqrt(self.transition_variance) + 0.0 * loc)
+
+    def step_posterior(self, x_t, h):
+        # Product of N(z; A h, q) and N(x; c z, r), per dimension: precision 1/q + c^2/r.
+        precision = 1.0 / self.transition_variance + tf.square(self.observation_scale) / self.observation_variance
+        loc = (tf.linalg.matvec(self.transition, h) / self.transition_variance
+               + self.observation_scale * x_t / self.observation_variance) / precision
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.sqrt(1.0 / precision) + 0.0 * loc)
+
+    def step_decoder(self, z_t, h):
+        loc = self.observation_scale * z_t
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.sqrt(self.observation_variance) + 0.0 * loc)
+
+    def state_space_model(self, steps: int):
+        """The same model as a `tfd.LinearGaussianStateSpaceModel` over `steps` time steps."""
+        noise = tfd.MultivariateNormalDiag(scale_diag=tf.sqrt(self.transition_variance))
+        return tfd.LinearGaussianStateSpaceModel(
+            num_timesteps=validation.positive_int(steps, "steps"),
+            transition_matrix=tf.linalg.LinearOperatorFullMatrix(self.transition),
+            transition_noise=noise,
+            observation_matrix=tf.linalg.LinearOperatorDiag(self.observation_scale),
+            observation_noise=tfd.MultivariateNormalDiag(scale_diag=tf.sqrt(self.observation_variance)),
+            initial_state_prior=noise)  # z_1 ~ N(A h_0, diag q) with h_0 = 0
+
+    def exact_log_likelihood(self, x):
+        """log p(x_1..T) by the Kalman filter, in nats. Shapes: (n, T, d) -> (n,)."""
+        x = tf.constant(_sequences(x, self.x_dim, "x"))
+        return self.state_space_model(int(x.shape[1])).log_prob(x)
 
 
 def fit_sequences(model: VRNN, train, *, epochs: int, batch_size: int = 64, learning_rate: float = 3e-3,
