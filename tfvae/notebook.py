@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 
 def show_notice(dataset):
     """Display, visibly in the page, which data the page ran on.
@@ -20,7 +22,8 @@ def show_table(rows, headers):
     from IPython.display import Markdown, display
 
     def cell(v):
-        return f"{v:,.2f}" if isinstance(v, float) else str(v)
+        # numpy's floating types count as numbers.Real; booleans and integers print as they are.
+        return f"{v:,.2f}" if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) else str(v)
 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
