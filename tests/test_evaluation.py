@@ -46,3 +46,12 @@ def test_images_of_the_wrong_shape_are_refused(trained):
     vae, _ = trained
     with pytest.raises(InvalidInputError, match="shape"):
         evaluation.optimized_gaussian_elbo(vae, np.zeros((3, 28, 28), np.float32))
+
+
+def test_evaluate_gives_each_images_values_whose_means_are_the_averages(trained):
+    vae, _ = trained
+    result = evaluation.evaluate(vae, data.load("digits"), binarization="dynamic", k=20, max_images=40)
+    for key in ("elbo", "log_likelihood"):
+        values = result["per_image"][key]
+        assert values.shape == (40,)
+        np.testing.assert_allclose(values.mean(), result[key], rtol=1e-6)

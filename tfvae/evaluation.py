@@ -15,8 +15,9 @@ def evaluate(model, data, *, split: str = "test", binarization: str = "none", k:
     Binary data are binarized once with a fixed seed, so repeated evaluations agree.
 
     Returns:
-      {"elbo": nats, "log_likelihood": nats, "images": n, "k": k}; negate for the
-      negative log-likelihood usually reported for MNIST.
+      {"elbo": nats, "log_likelihood": nats, "images": n, "k": k, "per_image": {"elbo": (n,),
+      "log_likelihood": (n,)}}: the averages, and each image's values so that differences can
+      be paired image by image; negate for the negative log-likelihood usually reported for MNIST.
     """
     x = data.binarized(split, seed=seed) if binarization != "none" else data.split(split).x
     if max_images is not None:
@@ -25,7 +26,8 @@ def evaluate(model, data, *, split: str = "test", binarization: str = "none", k:
                           binary_range=model.config.likelihood == "bernoulli")
     elbo = np.concatenate([model.elbo(x[i:i + batch_size]).elbo.numpy() for i in range(0, len(x), batch_size)])
     log_likelihood = objectives.marginal_log_likelihood(model, x, k=k, batch_size=batch_size, chunk_size=chunk_size)
-    return {"elbo": float(elbo.mean()), "log_likelihood": float(log_likelihood.mean()), "images": int(len(x)), "k": int(k)}
+    return {"elbo": float(elbo.mean()), "log_likelihood": float(log_likelihood.mean()), "images": int(len(x)), "k": int(k),
+            "per_image": {"elbo": elbo, "log_likelihood": np.asarray(log_likelihood)}}
 
 
 def optimized_gaussian_elbo(model, x, *, steps: int = 300, learning_rate: float = 1e-2, n_samples: int = 16,
