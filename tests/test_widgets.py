@@ -134,3 +134,74 @@ def test_labels_may_be_class_names(model, digits):
     explorer = build(model, images=digits.test.x[:30], labels=names[digits.test.y[:30]])
     explorer.start_from(3)
     assert f"label {names[digits.test.y[3]]}" in explorer.status.value
+
+
+def test_a_click_message_from_ipyevents_jumps_to_the_nearest_encoded_image(model, digits):
+    # The message ipyevents 2 sends for a click (see its _supplement_mouse_positions): offsets in the
+    # pad's bounding rectangle, rounded, and the rectangle's size as displayed (here 1.5x the PNG's).
+    pytest.importorskip("ipyevents")
+    images = digits.test.x[:40]
+    explorer = build(model, images=images)
+    codes = model.encode(images).mean().numpy()
+    shown = 1.5 * explorer.PAD_PIXELS
+    x, y = (codes[5, 0] / explorer.range + 1) / 2 * shown, (1 - codes[5, 1] / explorer.range) / 2 * shown
+    explorer._pad_events._handle_mouse_msg(None, {
+        "event": "click", "type": "click", "relativeX": round(x), "relativeY": round(y),
+        "boundingRectWidth": shown, "boundingRectHeight": shown}, [])
+    target = np.array([(round(x) / shown * 2 - 1) * explorer.range, (1 - round(y) / shown * 2) * explorer.range])
+    nearest = np.argmin(np.sum((codes[:, :2] - target) ** 2, axis=1))
+    np.testing.assert_allclose(explorer.z, codes[nearest], atol=1e-6)
+    assert explorer.image_index.value == nearest and explorer.status.value.endswith(f"test image {nearest}")
+
+
+def test_one_slider_with_images_still_gets_a_pad(model, digits):
+    # The pad spans the slider's coordinate and the next one (it used to need two sliders).
+    images = digits.test.x[:30]
+    explorer = build(model, images=images, max_sliders=1)
+    assert explorer.pad is not None and explorer._pad_axes() == (0, 1)
+    explorer.selectors[0].value = 4
+    assert explorer._pad_axes() == (4, 0)
+    explorer.pad_click(explorer.PAD_PIXELS / 2, explorer.PAD_PIXELS / 2)
+    codes = model.encode(images).mean().numpy()
+    nearest = np.argmin(np.sum(codes[:, [4, 0]] ** 2, axis=1))
+    np.testing.assert_allclose(explorer.z, codes[nearest], atol=1e-6)
+
+
+def test_moving_a_slider_clears_the_status_naming_a_test_image(model, digits):
+    explorer = build(model, images=digits.test.x[:20])
+    explorer.start_from(3)
+    assert "test image 3" in explorer.status.value
+    explorer.sliders[0].value = explorer.sliders[0].value + 0.5
+    assert explorer.status.value == ""
+
+
+@pytest.mark.parametrize("latent_range", [0, -1.0, float("nan"), "3"])
+def test_a_bad_latent_range_is_rejected(model, latent_range):
+    with pytest.raises(ValueError, match="latent_range must be a finite number > 0"):
+        widgets.latent_explorer(model, latent_range=latent_range)
+
+
+def test_the_picture_is_the_png_of_mean_image_png(model):
+    explorer = build(model)
+    explorer.sliders[1].value = -0.75
+    assert explorer.image.value == widgets.mean_image_png(explorer.pixels, explorer._zoom)
+    picture = np.asarray(Image.open(io.BytesIO(explorer.image.value)))
+    assert picture.shape == (8 * explorer._zoom, 8 * explorer._zoom) and picture.dtype == np.uint8
+
+
+def test_the_front_ends_snapped_echo_of_a_jump_keeps_the_exact_encoding(model, digits):
+    # A jump (start from a test image, a pad click, a prior draw) sets the sliders to values off
+    # their 0.01 grid. ipywidgets' front end snaps each to the grid (noUiSlider) and sends the
+    # snapped value back; that echo must not move z off the encoding, clear the status or redraw.
+    images, labels = digits.test.x[:40], digits.test.y[:40]
+    explorer = build(model, images=images, labels=labels)
+    explorer.start_from(7)
+    z, picture, status = explorer.z.copy(), explorer.image.value, explorer.status.value
+    assert any(s.value != round(s.value, 2) for s in explorer.sliders)  # off the grid, so the echoes differ
+    for slider in explorer.sliders:
+        slider.value = slider.min + round((slider.value - slider.min) / slider.step) * slider.step
+    assert np.array_equal(explorer.z, z) and explorer.image.value == picture and explorer.status.value == status
+    # A real move, by one step from the shown value, still moves z and redraws.
+    explorer.sliders[0].value = explorer.sliders[0].value + 0.01
+    assert explorer.z[0] == pytest.approx(round(z[0], 2) + 0.01) and explorer.image.value != picture
+    assert explorer.status.value == ""

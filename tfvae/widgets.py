@@ -68,8 +68,7 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
 
     d = int(model.latent_dim)
     anchors = _check_anchors(anchors, d)
-    if not (isinstance(latent_range, (int, float)) and math.isfinite(latent_range) and latent_range > 0):
-        raise InvalidInputError(f"latent_range must be a finite number > 0, got {latent_range!r}")
+    _check_latent_range(latent_range)
     slider_count = d if max_sliders is None else min(d, validation.positive_int(max_sliders, "max_sliders"))
     spec = {"latent_dim": d, "image_shape": [int(s) for s in model.image_shape], "slider_count": slider_count,
             "anchors": [{"name": name, "z": [round(float(v), 4) for v in z]} for name, z in anchors.items()],
@@ -109,6 +108,11 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
         warnings.warn(f"this latent explorer adds {len(fragment):,} bytes to the page (the paper's 784-500-20 "
                       "decoder takes about 0.9 MB); a smaller decoder keeps the page light", stacklevel=2)
     return HTML(fragment)
+
+
+def _check_latent_range(latent_range):
+    if not (isinstance(latent_range, (int, float)) and math.isfinite(latent_range) and latent_range > 0):
+        raise InvalidInputError(f"latent_range must be a finite number > 0, got {latent_range!r}")
 
 
 def encoded_anchors(model, images, labels=None, indices=None, *, prefix: str = "encoded test image") -> dict:
@@ -212,6 +216,7 @@ def latent_explorer(model, images=None, labels=None, max_sliders: int = 8, *, la
     except ImportError:
         raise WidgetsUnavailableError(f"ipywidgets is not installed ({NO_FRONT_END}; "
                                       "or pip install ipywidgets)") from None
+    _check_latent_range(latent_range)
     explorer = LatentExplorer(ipywidgets, model, images, labels, validation.positive_int(max_sliders, "max_sliders"),
                               latent_range)
     if not has_widget_front_end():
@@ -323,7 +328,7 @@ class LatentExplorer:
         """Click on the pad at (x, y) in displayed pixels: jump to the nearest encoded test image."""
         width = width or self.PAD_PIXELS
         height = height or self.PAD_PIXELS
-        a, b = self.drives[0], self.drives[1]
+        a, b = self._pad_axes()
         target = np.array([(x_pixels / width * 2 - 1) * self.range, (1 - y_pixels / height * 2) * self.range])
         nearest = int(np.argmin(np.sum((self.codes[:, [a, b]] - target) ** 2, axis=1)))
         self.image_index.value = nearest
@@ -338,7 +343,14 @@ class LatentExplorer:
     def _slider_moved(self, i, value):
         if self._syncing:
             return
-        self.z[self.drives[i]] = value
+        k = self.drives[i]
+        if value == self.z[k] or abs(value - _on_step(self.sliders[i], self.z[k])) < 1e-9:
+            # ipywidgets' front end snaps a value set here (an encoding, a prior draw) to the
+            # slider's step and sends the snapped value back. That is no move: z keeps the exact
+            # point (and the status naming it), and there is nothing to redraw.
+            return
+        self.status.value = ""  # z is no longer the encoding the status may name
+        self.z[k] = value
         self._redraw()
 
     def _retarget(self, i, coordinate):
@@ -353,14 +365,18 @@ class LatentExplorer:
         finally:
             self._syncing = False
         self._pixels = self._decode(self.z[None].astype(np.float32)).numpy()[0]
-        grey = np.rint(255 * np.clip(self._pixels, 0, 1)).astype(np.uint8)
-        self.image.value = _png(np.kron(grey, np.ones((self._zoom, self._zoom), np.uint8)))
+        self.image.value = mean_image_png(self._pixels, self._zoom)
         if self.pad is not None:
             self.pad.value = _png(self._pad_picture())
 
+    def _pad_axes(self) -> tuple[int, int]:
+        """The pad's coordinates: those the first two sliders drive (with one slider: its coordinate and the next)."""
+        a = self.drives[0]
+        return a, self.drives[1] if len(self.drives) > 1 else (a + 1) % self.latent_dim
+
     def _pad_picture(self):
-        """The scatter of encoded test images over the sliders' first two coordinates, with a cross at z."""
-        a, b = self.drives[0], self.drives[1]
+        """The scatter of encoded test images over the pad's two coordinates, with a cross at z."""
+        a, b = self._pad_axes()
         if (a, b) not in self._pad_backgrounds:
             self._pad_backgrounds[(a, b)] = _scatter_picture(self.codes[:, [a, b]], self.labels, self.range,
                                                              self.PAD_PIXELS, f"z{a + 1}", f"z{b + 1}")
@@ -394,6 +410,18 @@ class LatentExplorer:
 
     def __repr__(self):
         return f"LatentExplorer(latent_dim={self.latent_dim}): {NO_FRONT_END}"
+
+
+def _on_step(slider, value: float) -> float:
+    """The value a front end's slider shows for `value`: the nearest of min + n * step (as noUiSlider snaps)."""
+    return slider.min + round((value - slider.min) / slider.step) * slider.step
+
+
+def mean_image_png(means, zoom: int) -> bytes:
+    """The live explorer's picture of E[x|z]: PNG bytes of the grey levels rint(255 * clip(means, 0, 1)),
+    each pixel drawn as a zoom x zoom block. Shapes: means (h, w) -> a (h * zoom, w * zoom) greyscale PNG."""
+    grey = np.rint(255 * np.clip(np.asarray(means), 0, 1)).astype(np.uint8)
+    return _png(np.repeat(np.repeat(grey, zoom, axis=0), zoom, axis=1))
 
 
 def _png(array) -> bytes:
