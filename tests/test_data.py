@@ -248,3 +248,17 @@ def test_an_unknown_fallback_name_is_refused(monkeypatch):
     monkeypatch.setenv(data.BOOK_FALLBACK_ENV, "cifar")
     with pytest.raises(InvalidInputError, match="unknown \\$TFVAE_BOOK_FALLBACK 'cifar'"):
         data.load_for_book("mnist")
+
+
+def test_average_pooling_averages_blocks_and_flattens():
+    images = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6) / 48
+    pooled = data.average_pooled(images, factor=2)
+    assert pooled.shape == (2, 6)
+    np.testing.assert_allclose(pooled[0, 0], images[0, :2, :2].mean())
+    np.testing.assert_allclose(pooled[1, -1], images[1, 2:, 4:].mean())
+    np.testing.assert_allclose(pooled.mean(axis=1), images.mean(axis=(1, 2)), rtol=1e-6)  # averages keep the mean
+
+
+def test_images_that_do_not_tile_are_refused():
+    with pytest.raises(InvalidInputError, match=r"cannot be pooled in 3 x 3 blocks"):
+        data.average_pooled(np.zeros((1, 8, 8), np.float32), factor=3)

@@ -166,6 +166,21 @@ def binarize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
 
+def average_pooled(images, factor: int = 2) -> np.ndarray:
+    """Average-pool each factor x factor block of pixels and flatten each image.
+
+    The linear-Gaussian chapters work on smaller images so that their D x D covariances
+    stay cheap: (n, 28, 28) -> (n, 196) with factor 2. Shapes: (n, h, w) -> (n, h/f * w/f).
+    """
+    x = validation.images(images, "images")
+    factor = validation.positive_int(factor, "factor")
+    if x.ndim != 3 or x.shape[1] % factor or x.shape[2] % factor:
+        raise InvalidInputError(f"images of shape {x.shape} cannot be pooled in {factor} x {factor} blocks; "
+                                "give (n, h, w) with h and w multiples of factor")
+    n, h, w = x.shape
+    return x.reshape(n, h // factor, factor, w // factor, factor).mean(axis=(2, 4)).reshape(n, -1)
+
+
 def load(name: str, *, data_dir: str | os.PathLike | None = None, validation_size: int | float = 5000,
          max_train: int | None = None, seed: int = 0) -> ImageDataset:
     """Load a dataset by name with train / validation / test splits.
