@@ -2,8 +2,9 @@
 
 * Quick mode: the test run shrinks every training budget (TFVAE_QUICK=1, see tfvae.config),
   unless the caller set the variable explicitly. Notebook kernels inherit it.
-* TensorFlow writes to stderr on import whatever the log level; stderr is never part of a
-  notebook's checked output.
+* Notebooks are committed without outputs and run under `--nbval-lax` (pyproject.toml), so
+  nbval checks that every cell runs without an error, and the chapters' own `assert` cells
+  check their claims; no output is compared.
 """
 
 import os
@@ -12,18 +13,3 @@ os.environ.setdefault("TFVAE_QUICK", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TFVAE_NO_PROGRESS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-try:
-    from nbval.plugin import IPyNbCell
-except ImportError:  # nbval not installed: only the unit tests run
-    IPyNbCell = None
-
-if IPyNbCell is not None:
-    _compare_outputs = IPyNbCell.compare_outputs
-
-    def _compare_without_stderr(self, test, ref, skip_compare=None):
-        def keep(outputs):
-            return [o for o in outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-        return _compare_outputs(self, keep(test), keep(ref), skip_compare)
-
-    IPyNbCell.compare_outputs = _compare_without_stderr
