@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="print a run's held-out ELBO and log-likelihood in nats",
                                    description="Print the ELBO and the importance-sampled log-likelihood "
-                                               "log p(x) (eq-is-loglik) of a trained run, averaged over a split, "
+                                               "log p(x) (k importance samples, as Burda et al. 2016) of a trained run, averaged over a split, "
                                                "in nats. Writes nothing.")
     evaluate.add_argument("run", metavar="RUN", help="a run folder written by 'tfvae train' (or its model/ folder)")
     evaluate.add_argument("--k", type=int, default=5000,

@@ -295,7 +295,7 @@ class VAE(LatentVariableModel):
             phases = objectives.wake_sleep(x, self.encode, self.decode, self.prior, seed=objective_seed)
             loss = -tf.reduce_mean(phases.wake) - tf.reduce_mean(phases.sleep)
         else:
-            # The beta-weighted objective, eq. (eq-beta-vae); beta = 1 is the ELBO.
+            # The beta-weighted objective, eq. {eq}`eq-beta-vae`; beta = 1 is the ELBO.
             kl = terms.kl
             if self.config.free_bits > 0:
                 kl = objectives.free_bits_kl(self.encode(x), self.prior, self.config.free_bits)
