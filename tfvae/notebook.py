@@ -28,3 +28,19 @@ def show_table(rows, headers):
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     display(Markdown("\n".join(lines)))
+
+
+def glue(name: str, value, *, display: bool = False):
+    """Name a value computed in the page so its prose can quote it, {glue:text}`name` (MyST-NB).
+
+    The book's prose never types a number that a cell computes or that `tfvae.published`
+    holds: it quotes the glued value, so the two cannot disagree. Outside a Jupyter Book
+    build (Colab, or Jupyter without myst-nb) there is no prose to quote into, and this
+    does nothing. Returns `value`.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=display)
+    return value
