@@ -60,3 +60,17 @@ def test_naive_log_evidence_converges_to_exact_in_low_dimension():
     # In 3 dimensions with 2e5 prior samples the relative error of p(x) is well under 1%,
     # so log p(x) is within 0.02 nats.
     np.testing.assert_allclose(estimate, model.log_evidence(x).numpy(), atol=0.02)
+
+
+@pytest.mark.parametrize("estimator", [estimators.score_function_gradient, estimators.reparameterization_gradient])
+def test_an_integrand_that_depends_on_q_gets_the_general_gradient(estimator):
+    # f(z, q) = -log q(z): E_q[f] is q's entropy, sum_j log s_j + const, whose exact gradient is 0 for the mean
+    # and 1 for every log standard deviation (eq-score-function-general with a non-zero second term). The
+    # pathwise estimate of it is exact sample by sample (std 0), hence the small absolute slack.
+    mean, log_std = np.array([0.3, -1.0, 2.0], np.float32), np.array([0.2, -0.5, 0.0], np.float32)
+    est = estimator(lambda z, q: -tf.reduce_sum(q.log_prob(z), axis=-1), mean, log_std, n_samples=10,
+                    n_estimates=2000, seed=tf.constant([4, 2]), f_uses_q=True)
+    for values, exact in [(est.mean.numpy(), 0.0), (est.log_std.numpy(), 1.0)]:
+        se = values.std(axis=0) / np.sqrt(len(values))
+        assert np.all(np.abs(values.mean(axis=0) - exact) < 5 * se + 1e-5)
+

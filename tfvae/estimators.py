@@ -64,7 +64,7 @@ def _tiled(mean, log_std, n_estimates):
 
 
 def score_function_gradient(f: Callable, mean, log_std, *, n_samples: int, n_estimates: int = 1,
-                            seed=None) -> GradientEstimates:
+                            seed=None, f_uses_q: bool = False) -> GradientEstimates:
     """The score-function estimator, eq. {eq}`eq-score-function`:
 
         grad E_q[f(z)] ~ 1/L sum_l f(z_l) grad log q(z_l),   z_l ~ q.
@@ -72,8 +72,13 @@ def score_function_gradient(f: Callable, mean, log_std, *, n_samples: int, n_est
     The samples are constants (`tf.stop_gradient`); the gradient reaches the parameters
     only through log q. It needs f's values, never f's gradient.
 
+    When f itself depends on q's parameters (`f_uses_q`: f is called as f(z, q)), as the
+    ELBO's integrand log p(x, z) - log q(z) does, the general form eq.
+    {eq}`eq-score-function-general` adds the average of grad f at fixed z_l.
+
     Args:
-      f: z (..., d) -> (...), the function whose expectation is differentiated.
+      f: z (..., d) -> (...), the function whose expectation is differentiated; with
+        `f_uses_q`, (z, q) -> (...), q the `tfd.Normal` with batch shape (..., d).
       mean, log_std: (d,) parameters of q.
       n_samples: L, samples per estimate.
       n_estimates: R, independent estimates.
@@ -87,19 +92,23 @@ def score_function_gradient(f: Callable, mean, log_std, *, n_samples: int, n_est
         q = tfd.Normal(mean, tf.exp(log_std))
         z = tf.stop_gradient(q.sample(n_samples, seed=seed))  # (L, R, d)
         log_q = tf.reduce_sum(q.log_prob(z), axis=-1)  # (L, R)
-        surrogate = tf.reduce_sum(tf.reduce_mean(tf.stop_gradient(f(z)) * log_q, axis=0))
+        values = f(z, q) if f_uses_q else f(z)
+        # With f_uses_q, `values` keeps its own path to the parameters: the second term of the general form.
+        surrogate = tf.reduce_sum(tf.reduce_mean(tf.stop_gradient(values) * log_q + (values if f_uses_q else 0.0),
+                                                 axis=0))
     grad_mean, grad_log_std = tape.gradient(surrogate, [mean, log_std])
     return GradientEstimates(grad_mean, grad_log_std)
 
 
 def reparameterization_gradient(f: Callable, mean, log_std, *, n_samples: int, n_estimates: int = 1,
-                                seed=None) -> GradientEstimates:
+                                seed=None, f_uses_q: bool = False) -> GradientEstimates:
     """The reparameterization estimator, eq. {eq}`eq-reparam`:
 
         grad E_q[f(z)] ~ 1/L sum_l grad f(mean + exp(log_std) * eps_l),   eps_l ~ N(0, I).
 
     The noise is drawn first and the sample is a differentiable function of the parameters,
-    so the tape follows the gradient of f itself through z.
+    so the tape follows the gradient of f itself through z (and, with `f_uses_q`, through
+    f's own dependence on q's parameters as well).
 
     Shapes as in `score_function_gradient`.
     """
@@ -110,6 +119,7 @@ def reparameterization_gradient(f: Callable, mean, log_std, *, n_samples: int, n
     with tf.GradientTape() as tape:
         tape.watch([mean, log_std])
         z = mean + tf.exp(log_std) * eps  # (L, R, d)
-        objective = tf.reduce_sum(tf.reduce_mean(f(z), axis=0))
+        values = f(z, tfd.Normal(mean, tf.exp(log_std))) if f_uses_q else f(z)
+        objective = tf.reduce_sum(tf.reduce_mean(values, axis=0))
     grad_mean, grad_log_std = tape.gradient(objective, [mean, log_std])
     return GradientEstimates(grad_mean, grad_log_std)
