@@ -81,3 +81,20 @@ def test_bad_labels_are_rejected_with_a_clear_error():
         clustering.cluster_accuracy(np.zeros(3), np.zeros(3))
     with pytest.raises(InvalidInputError, match="at least"):
         clustering.kmeans_baseline(np.zeros((2, 3)), 5)
+
+
+def test_soft_effective_clusters_average_the_probabilities_before_the_entropy():
+    confident = np.eye(4)[np.repeat(np.arange(4), 5)]  # 20 images, each certain of its cluster
+    assert clustering.effective_clusters_of_posteriors(confident) == pytest.approx(4.0)
+    assert clustering.effective_clusters_of_posteriors(confident) == pytest.approx(
+        clustering.effective_clusters(np.repeat(np.arange(4), 5), 4))
+    # Every image unsure between all K: the hard argmax counts one cluster, the shares are uniform.
+    unsure = np.full((20, 4), 0.25) + np.array([1e-3, 0, 0, -1e-3])
+    assert clustering.effective_clusters_of_posteriors(unsure) == pytest.approx(4.0, rel=1e-5)
+    assert clustering.effective_clusters(unsure.argmax(axis=1), 4) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("bad", [np.ones((3, 2)), np.full((2, 2), np.nan), np.zeros((0, 3)), np.array([0.5, 0.5])])
+def test_soft_effective_clusters_refuse_what_is_not_probabilities(bad):
+    with pytest.raises(InvalidInputError):
+        clustering.effective_clusters_of_posteriors(bad)

@@ -93,6 +93,24 @@ def effective_clusters(y_pred, k: int) -> float:
     return float(np.exp(-(shares * np.log(shares)).sum()))
 
 
+def effective_clusters_of_posteriors(q_y_given_x) -> float:
+    """The effective number of clusters of a soft clustering: exp H(q(y)), q(y) = E_x q(y|x).
+
+    The cluster shares are the average of each image's cluster probabilities, the q(y) of
+    the GMVAE's marginal cluster term, rather than the counts of argmax assignments that
+    `effective_clusters` takes; with p(y) uniform over the K clusters it is
+    K exp(-KL(q(y) || p(y))). Shapes: (n, K) rows of probabilities -> float in [1, K].
+    """
+    q = np.asarray(q_y_given_x, np.float64)
+    if q.ndim != 2 or len(q) == 0 or not np.isfinite(q).all() or (q < 0).any():
+        raise InvalidInputError(f"q_y_given_x must be a non-empty (n, K) array of probabilities, got shape {q.shape}")
+    if not np.allclose(q.sum(axis=1), 1.0, atol=1e-4):
+        raise InvalidInputError("each row of q_y_given_x must sum to 1")
+    shares = q.mean(axis=0)
+    shares = shares[shares > 0]
+    return float(np.exp(-(shares * np.log(shares)).sum()))
+
+
 def kmeans_baseline(features, k: int, seed: int = 0, n_init: int = 10) -> np.ndarray:
     """Cluster feature vectors with k-means (Lloyd's algorithm, k-means++ starts, best of `n_init`).
 
