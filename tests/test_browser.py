@@ -24,32 +24,15 @@ import nbformat
 import numpy as np
 import pytest
 
+from chromium import CHROMIUM, LAUNCH_ARGS, missing_browser, skip_module_unless_runnable
 from tfvae import decoder_export, serialization
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-# The browser: $TFVAE_CHROMIUM if set, else Debian's chromium, else Google Chrome (preinstalled on
-# GitHub's Ubuntu runners, where the apt package chromium-browser is only a snap shim).
-CHROMIUM = os.environ.get("TFVAE_CHROMIUM") or next(
-    (c for c in ("/usr/bin/chromium", "/usr/bin/google-chrome") if Path(c).exists()), "/usr/bin/chromium")
 CHAPTERS = ["01_autoencoders", "06_aevb", "10_beta_vae", "11_gmvae"]
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-# Without a browser this module is skipped, except where the browser is required (CI sets
-# TFVAE_REQUIRE_BROWSER=1), so a machine that lost Chromium fails instead of passing quietly.
-_MISSING = None
-try:
-    import playwright.sync_api as sync_api
-except ImportError:
-    _MISSING = "playwright (python) is not installed"
-if _MISSING is None and not Path(CHROMIUM).exists():
-    _MISSING = (f"no browser at {CHROMIUM} (Debian package chromium, which `./run setup` installs, "
-                "or Google Chrome; or point TFVAE_CHROMIUM at one)")
-if _MISSING is not None:
-    if os.environ.get("TFVAE_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"the browser test is required here, but {_MISSING}")
-    pytest.skip(_MISSING, allow_module_level=True)
+skip_module_unless_runnable(missing_browser(), "the browser test")
+import playwright.sync_api as sync_api  # noqa: E402  (after the skip)
 
 TINY_NOTEBOOK = [
     ("markdown", "# A tiny explorer page\n\nThe decoder's mean is $\\mathbb{E}[x \\mid z]$ with\n\n"
@@ -205,7 +188,7 @@ def test_explorer_in_built_page_decodes_like_tensorflow_and_math_renders_offline
         html_root = next(p for p in path.parents if (p / "_static").is_dir())
         local = html_root / "_static" / "mathjax" / "tex-mml-chtml.js"
         assert local.is_file(), (f"{name}: no MathJax at {local}, so math cannot render offline; it is copied "
-                                 "from node_modules, which `bash .ci/setup` installs with npm")
+                                 "from node_modules, which `./run setup` installs with npm")
         page, errors, refused = open_offline(browser, path)
         page.wait_for_selector("mjx-container", state="attached", timeout=30_000)
         assert page.locator("mjx-container").count() > 0, f"{name}: MathJax rendered nothing"

@@ -40,33 +40,26 @@ import psutil
 import pytest
 from PIL import Image
 
+from chromium import CHROMIUM, LAUNCH_ARGS, missing_browser, skip_module_unless_runnable
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-# The same browser and launch options as tests/test_browser.py.
-CHROMIUM = os.environ.get("TFVAE_CHROMIUM") or next(
-    (c for c in ("/usr/bin/chromium", "/usr/bin/google-chrome") if Path(c).exists()), "/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-_MISSING = None
-try:
-    import playwright.sync_api as sync_api
-except ImportError:
-    _MISSING = "playwright (python) is not installed"
-if _MISSING is None and not Path(CHROMIUM).exists():
-    _MISSING = (f"no browser at {CHROMIUM} (Debian package chromium, which `./run setup` installs, "
-                "or Google Chrome; or point TFVAE_CHROMIUM at one)")
-if _MISSING is None:
-    try:
-        import ipyevents  # noqa: F401  (without it the pad is not clickable, which this test checks)
-        import ipywidgets  # noqa: F401
-        import jupyterlab  # noqa: F401
-    except ImportError as error:
-        _MISSING = f"{error.name} is not installed (pip install -e '.[book]')"
-if _MISSING is not None:
-    if os.environ.get("TFVAE_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"the live explorer's browser test is required here, but {_MISSING}")
-    pytest.skip(_MISSING, allow_module_level=True)
+
+def _missing() -> str | None:
+    missing = missing_browser()
+    if missing is None:
+        try:
+            import ipyevents  # noqa: F401  (without it the pad is not clickable, which this test checks)
+            import ipywidgets  # noqa: F401
+            import jupyterlab  # noqa: F401
+        except ImportError as error:
+            missing = f"{error.name} is not installed (./run setup installs it)"
+    return missing
+
+
+skip_module_unless_runnable(_missing(), "the live explorer's browser test")
+import playwright.sync_api as sync_api  # noqa: E402  (after the skip)
 
 from tfvae import data, serialization, widgets  # noqa: E402  (after the skip: TensorFlow's import is slow)
 
