@@ -5,6 +5,7 @@ import json
 import pickle
 import shutil
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -54,6 +55,17 @@ def test_a_saved_folder_holds_a_json_config_and_h5_weights_only(saved):
     assert sorted(p.name for p in saved.iterdir()) == [serialization.CONFIG_FILE, serialization.WEIGHTS_FILE]
     config = json.loads((saved / serialization.CONFIG_FILE).read_text())
     assert config["model"]["hidden_units"] == 16 and config["format_version"] == serialization.FORMAT_VERSION
+
+
+def test_the_weights_file_holds_the_model_alone_not_the_optimizer_slots(model, saved, run_dir):
+    # The model fixture is compiled with Adam, whose slots Keras would write beside the weights.
+    parameters = sum(int(np.prod(v.shape)) for v in model.weights)
+    for folder in (saved, serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)):
+        with h5py.File(folder / serialization.WEIGHTS_FILE, "r") as f:
+            stored = []
+            f.visititems(lambda name, item: stored.append(item.size) if isinstance(item, h5py.Dataset) else None)
+            assert "optimizer" not in f
+        assert sum(stored) == parameters
 
 
 def test_save_and_load_round_trip_gives_identical_weights_and_outputs(model, saved):
