@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,9 @@ import keras
 import matplotlib.image
 import numpy as np
 import pytest
+import tensorflow as tf
 
+import tfvae
 from tfvae import cli, data, distribute, models, networks, serialization, training
 from tfvae.errors import TrainingDivergedError
 
@@ -51,12 +54,17 @@ def commands(cli_run, tmp_path_factory):
     return {"results": results, "work": work, "run_digest_before": before}
 
 
-def test_train_writes_weights_config_and_run_settings(cli_run):
+def test_train_writes_weights_config_and_run_settings(cli_run, cli_train):
     config = json.loads((cli_run / "model" / serialization.CONFIG_FILE).read_text())["model"]
     assert (config["image_shape"], config["hidden_units"], config["latent_dim"]) == ([8, 8], 32, 4)
     assert (cli_run / "model" / serialization.WEIGHTS_FILE).stat().st_size > 0
     settings = json.loads((cli_run / cli.RUN_FILE).read_text())
     assert settings["dataset"] == "digits" and settings["binarization"] == "dynamic" and settings["seed"] == 3
+    # The record that makes it a reference run: the command, the versions, the data's hashes, the time taken.
+    assert settings["commands"] == ["tfvae " + shlex.join([*cli_train, "--out", str(cli_run)])]
+    assert settings["tfvae_version"] == tfvae.__version__ and settings["tensorflow_version"] == tf.__version__
+    assert settings["data_sha256"] == data.load("digits", seed=3).sha256()
+    assert settings["wall_seconds"] > 0
     assert serialization.latest_checkpoint(cli_run / serialization.CHECKPOINTS_DIR) is not None
 
 

@@ -2,6 +2,7 @@
 run exactly, and it stops cleanly when the loss stops being a number."""
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -192,3 +193,6 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(cli_run, cl
     for a, b in zip(weights(resumed), weights(uninterrupted)):
         np.testing.assert_array_equal(a, b)
     assert int(resumed.seed_counter.numpy()) == int(uninterrupted.seed_counter.numpy())
+    # run.json records both commands: the killed one and the one that resumed it.
+    record = json.loads((out / "run.json").read_text())
+    assert [c.endswith("--resume") for c in record["commands"]] == [False, True], record["commands"]

@@ -7,8 +7,11 @@
 
 `train` writes the run folder that `tfvae.training.fit` writes (checkpoints/ after every
 epoch, model/ at the end) plus `run.json`, the data and training settings, so the other
-subcommands evaluate and sample on the same data without being told again. A run that
-was killed continues with the same command and `--resume`.
+subcommands evaluate and sample on the same data without being told again. `run.json` also
+records the run: every command that trained it, the tfvae and TensorFlow versions, the sha256
+of each split's images and labels, and the wall time of the commands that ended (a killed
+command's time is lost with it). A run that was killed continues with the same command and
+`--resume`, which refuses data whose hashes differ from the recorded ones.
 
 Errors tfvae raises on purpose (bad settings, missing data, unreadable checkpoints) are
 printed as one line, `tfvae: error: ...`, with exit status 2, like argparse's own.
@@ -23,9 +26,12 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
+import time
 from pathlib import Path
 
+import tfvae
 from tfvae import validation
 from tfvae.data import BINARIZATIONS, DATASETS, SPLITS
 from tfvae.errors import CheckpointError, InvalidInputError, TfvaeError
@@ -159,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.command_line = "tfvae " + shlex.join(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         args.handler(args)
@@ -189,6 +197,18 @@ def train_command(args):
     from tfvae import data, distribute, models, training
 
     dataset = data.load(args.dataset, data_dir=args.data_dir, max_train=args.max_train, seed=args.seed)
+    # The record of the run, beside its settings: how to repeat it, with what, on which data, and how long it took.
+    record = {"commands": [args.command_line], "tfvae_version": tfvae.__version__,
+              "tensorflow_version": _tensorflow_version(), "data_source": dataset.source,
+              "data_sha256": dataset.sha256(), "wall_seconds": 0.0}
+    if args.resume and (out / RUN_FILE).exists():
+        previous = read_run(out)
+        record["commands"] = previous.get("commands", []) + record["commands"]
+        record["wall_seconds"] = float(previous.get("wall_seconds", 0.0))
+        if previous.get("data_sha256", record["data_sha256"]) != record["data_sha256"]:
+            raise CheckpointError(f"--resume: the data differ from those the run in {out} was trained on "
+                                  f"(their sha256 sums in {RUN_FILE} do not match)")
+    settings.update(record)
     if args.mixed_precision:
         training.use_mixed_precision()
     training.set_seed(args.seed)
@@ -202,6 +222,7 @@ def train_command(args):
         _write_json(out / RUN_FILE, settings)
         if not args.quiet:
             print(dataset.notice().replace("**", ""))
+        started = time.perf_counter()
         try:
             training.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, optimizer=args.optimizer, binarization=args.binarization,
@@ -212,6 +233,10 @@ def train_command(args):
             if new_run:
                 _remove_unstarted_run(out, created)
             raise
+        finally:
+            if (out / RUN_FILE).exists():
+                settings["wall_seconds"] = round(settings["wall_seconds"] + time.perf_counter() - started, 1)
+                _write_json(out / RUN_FILE, settings)
     if not args.quiet:
         print(f"saved the model (weights + config) to {out / MODEL_DIR}")
 
@@ -382,6 +407,12 @@ def _make_folder(folder: Path, option: str) -> list:
     except OSError as err:
         raise InvalidInputError(f"cannot make the {option} folder {folder}: {err.strerror or err}") from None
     return created
+
+
+def _tensorflow_version() -> str:
+    import tensorflow as tf
+
+    return tf.__version__
 
 
 def _write_json(path: Path, values: dict):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gzip
+import hashlib
 import io
 import os
 import struct
@@ -103,6 +104,19 @@ class ImageDataset:
     def split(self, name: str) -> Split:
         validation.one_of(name, SPLITS, "split")
         return getattr(self, name)
+
+    def sha256(self) -> dict:
+        """The sha256 of every split's images and labels, as stored in memory (float32 x, int y).
+
+        A run records these, so a page that loads its weights can check it evaluates them on the
+        data they were trained and held out on.
+        """
+        digests = {}
+        for name in SPLITS:
+            split = self.split(name)
+            for part, values in (("x", split.x), ("y", split.y)):
+                digests[f"{name}.{part}"] = hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
+        return digests
 
     def notice(self) -> str:
         """A sentence saying which data this is and, for a substitute, what it replaces."""
