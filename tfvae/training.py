@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae import distribute, serialization, validation
+from tfvae import config, distribute, serialization, validation
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError
 
 log = logging.getLogger("tfvae")
@@ -230,7 +229,7 @@ class _Progress(keras.callbacks.Callback):
         self.steps_per_epoch, self.steps_per_call = steps_per_epoch, steps_per_call
         self.bar = tqdm(total=epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
                         unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
-                        disable=os.environ.get("TFVAE_NO_PROGRESS") == "1")
+                        disable=not config.progress_bars())
         self.epoch = start_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
