@@ -43,7 +43,7 @@ def test_every_direct_dependency_is_locked_and_every_locked_package_has_hashes()
 DISTRIBUTION_OF = {"tensorflow": "tensorflow", "tensorflow_probability": "tensorflow-probability", "keras": "keras",
                    "numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn", "matplotlib": "matplotlib",
                    "PIL": "pillow", "h5py": "h5py", "tqdm": "tqdm", "IPython": "ipython", "ipywidgets": "ipywidgets",
-                   "ipyevents": "ipyevents", "nbformat": "nbformat", "pytest": "pytest", "nbval": "nbval",
+                   "ipyevents": "ipyevents", "nbformat": "nbformat", "nbclient": "nbclient", "pytest": "pytest", "nbval": "nbval",
                    "playwright": "playwright", "psutil": "psutil", "jupyterlab": "jupyterlab", "myst_nb": "myst-nb", "yaml": "pyyaml", "sphinx": "sphinx", "docutils": "docutils"}
 
 
