@@ -138,6 +138,7 @@ def test_option_choices_agree_with_the_library():
     assert cli.ARCHITECTURES == networks.ARCHITECTURES
     assert cli.LIKELIHOODS == models.LIKELIHOODS
     assert set(cli.OPTIMIZERS) == set(training.OPTIMIZERS)
+    assert cli.LR_SCHEDULES == training.LR_SCHEDULES
     assert cli.STRATEGIES == distribute.STRATEGIES
     assert cli.CHECKPOINTS_DIR == serialization.CHECKPOINTS_DIR
 

@@ -3,6 +3,7 @@ run exactly, and it stops cleanly when the loss stops being a number."""
 
 import hashlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -79,6 +80,22 @@ def test_the_same_seed_gives_identical_weights(digits, run):
     for a, b in zip(weights(model), weights(again)):
         np.testing.assert_array_equal(a, b)
     assert again_history["loss"] == history["loss"]
+
+
+def test_the_cosine_schedule_falls_to_one_percent_at_the_last_step_and_a_constant_one_stays(digits):
+    steps = {}
+    for schedule in ("constant", "cosine"):
+        training.set_seed(0)
+        model = models.build(image_shape=digits.image_shape, **SETTINGS)
+        training.fit(model, digits, epochs=2, batch_size=500, learning_rate=0.02, lr_schedule=schedule,
+                     validate=False, jit_compile=False, verbose=0)
+        steps[schedule] = float(model.optimizer.learning_rate.numpy())  # the step size at the current step
+        assert int(model.optimizer.iterations.numpy()) == 2 * math.ceil(len(digits.train) / 500)
+    assert steps["constant"] == pytest.approx(0.02)
+    assert steps["cosine"] == pytest.approx(0.02 * training.COSINE_FINAL_FRACTION)
+    # Halfway, the cosine schedule is at the average of its two ends.
+    halfway = training.learning_rate_schedule("cosine", 0.02, total_steps=10)(5)
+    assert float(halfway) == pytest.approx(0.02 * (1 + training.COSINE_FINAL_FRACTION) / 2)
 
 
 def test_different_seeds_give_different_initial_weights(digits):

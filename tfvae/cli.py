@@ -48,9 +48,11 @@ MAX_SEED = 2**32 - 1
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
 OPTIMIZERS = ("adam", "adagrad", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 # Settings a resumed run must share with the run it continues (the data it sees and how it steps).
-RESUME_MUST_MATCH = ("dataset", "binarization", "max_train", "seed", "batch_size", "learning_rate", "optimizer")
+RESUME_MUST_MATCH = ("dataset", "binarization", "max_train", "seed", "batch_size", "learning_rate", "lr_schedule",
+                     "optimizer")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="minibatch size M across all replicas (default: %(default)s, as in the paper)")
     run.add_argument("--learning-rate", type=float, default=1e-3, metavar="LR",
                      help="the optimizer's step size (default: %(default)s)")
+    run.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                     help="'constant': --learning-rate throughout; 'cosine': falls along a half cosine to 1%% of "
+                          "it at the last step of --epochs (default: %(default)s)")
     run.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
                      help="'adagrad' is the paper's; 'adam' converges faster (default: %(default)s)")
     run.add_argument("--seed", type=int, default=0,
@@ -184,11 +189,14 @@ def main(argv=None) -> int:
 def train_command(args):
     out = _check_train_arguments(args)
     settings = {key: getattr(args, key) for key in (
-        "dataset", "data_dir", "binarization", "max_train", "epochs", "batch_size", "learning_rate", "optimizer",
+        "dataset", "data_dir", "binarization", "max_train", "epochs", "batch_size", "learning_rate", "lr_schedule",
+        "optimizer",
         "seed", "strategy", "mixed_precision", "steps_per_execution")}
     settings["xla"] = not args.no_xla
     if args.resume and (out / RUN_FILE).exists():
         previous = read_run(out)
+        # A run recorded before --lr-schedule existed trained with a constant step size.
+        previous.setdefault("lr_schedule", "constant")
         changed = [f"{key}: {previous.get(key)!r} before, {settings[key]!r} now"
                    for key in RESUME_MUST_MATCH if previous.get(key) != settings[key]]
         if changed:
@@ -225,7 +233,7 @@ def train_command(args):
         started = time.perf_counter()
         try:
             training.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, optimizer=args.optimizer, binarization=args.binarization,
+                         learning_rate=args.learning_rate, lr_schedule=args.lr_schedule, optimizer=args.optimizer, binarization=args.binarization,
                          seed=args.seed, out_dir=out, resume=args.resume,
                          steps_per_execution=args.steps_per_execution, jit_compile=not args.no_xla,
                          verbose=0 if args.quiet else 2)

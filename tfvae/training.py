@@ -27,6 +27,24 @@ from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedErr
 
 log = logging.getLogger("tfvae")
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad, "sgd": keras.optimizers.SGD}
+LR_SCHEDULES = ("constant", "cosine")
+COSINE_FINAL_FRACTION = 0.01  # the cosine schedule ends at 1% of the initial step size
+
+
+def learning_rate_schedule(kind: str, learning_rate: float, total_steps: int):
+    """The step size as a function of the optimizer's step t = 0 .. T (T = `total_steps`).
+
+    "constant": `learning_rate` throughout. "cosine": `learning_rate` times
+    a + (1 - a) (1 + cos(pi t / T)) / 2 with a = 0.01, which falls smoothly to 1% of it at
+    the last step. Large steps early, small ones late: the late ones average out the
+    minibatch noise that a constant step keeps in the weights. A function of the step
+    counter alone, so a resumed run continues on the same schedule.
+    """
+    validation.one_of(kind, LR_SCHEDULES, "learning-rate schedule")
+    if kind == "constant":
+        return learning_rate
+    return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps,
+                                                  alpha=COSINE_FINAL_FRACTION)
 
 
 def set_seed(seed: int):
@@ -44,7 +62,7 @@ def use_mixed_precision(enabled: bool = True):
 
 
 def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float = 1e-3,
-        optimizer: str = "adam", binarization: str = "none", seed: int = 0, out_dir=None,
+        lr_schedule: str = "constant", optimizer: str = "adam", binarization: str = "none", seed: int = 0, out_dir=None,
         resume: bool = False, steps_per_execution: int | None = None, jit_compile: bool = True,
         validate: bool = True, callbacks=(), verbose: int = 1) -> dict:
     """Train `model` on `data.train` for `epochs` epochs (in all, counting resumed ones).
@@ -54,6 +72,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
       data: a `tfvae.data.ImageDataset`.
       epochs: total number of epochs; a resumed run trains only the missing ones.
       batch_size: minibatch size M (100 in the paper), across all replicas.
+      lr_schedule: "constant" or "cosine" (to 1% of `learning_rate` at the last step of
+        `epochs`; see `learning_rate_schedule`).
       optimizer: "adam", "adagrad" (the paper's) or "sgd".
       binarization: "none", "static" or "dynamic" (see `tfvae.data`).
       out_dir: folder for checkpoints (one per epoch) and the final model; None keeps nothing.
@@ -80,6 +100,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     epochs = validation.positive_int(epochs, "epochs")
     batch_size = validation.positive_int(batch_size, "batch_size")
     validation.one_of(optimizer, OPTIMIZERS, "optimizer")
+    validation.one_of(lr_schedule, LR_SCHEDULES, "learning-rate schedule")
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise InvalidInputError(f"learning_rate must be a positive number, got {learning_rate!r}")
     bernoulli = model.config.likelihood == "bernoulli"
@@ -105,7 +126,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     # cannot run in a graph loop, so there Keras runs the steps.
     group = 1 if distributed else steps_per_execution
     with model.distribute_strategy.scope():  # the optimizer's slots must be mirrored like the weights
-        model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
+        step_size = learning_rate_schedule(lr_schedule, learning_rate, epochs * steps_per_epoch)
+        model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=step_size),
                       jit_compile=jit_compile, steps_per_execution=1 if group > 1 else steps_per_execution)
 
     run_dir = Path(out_dir) if out_dir is not None else None
