@@ -12,6 +12,10 @@ nothing here. For more:
 
 Build the model inside ``strategy.scope()``; `tfvae.training.fit` then runs every step
 on all replicas and scales the per-replica loss so gradients sum to the batch gradient.
+In a multi-worker run every worker runs the same command; TensorFlow hands each its
+part of every minibatch, only the chief (worker 0) writes the run folder, and a worker
+that dies makes the others' next collective fail within COLLECTIVE_TIMEOUT_SECONDS
+(`tfvae.training.fit` turns that into `WorkerLostError`) instead of hanging them.
 """
 
 from __future__ import annotations
