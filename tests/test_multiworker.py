@@ -87,6 +87,11 @@ def weights(folder):
     return [v.numpy() for v in serialization.load(folder).trainable_variables]
 
 
+def image_multiset(images):
+    """The binary images of a minibatch as a sorted list of byte strings, blind to their order."""
+    return sorted(map(bytes, images.reshape(len(images), -1).astype(np.uint8)))
+
+
 def history(run):
     latest = serialization.latest_checkpoint(run / serialization.CHECKPOINTS_DIR)
     return json.loads((latest / "state.json").read_text())["history"]
@@ -140,8 +145,7 @@ def test_each_worker_reads_its_own_half_of_every_minibatch(recorded):
         # Together the two replicas' slices are the single-process minibatch, each image once;
         # each worker holds about half of it (a 49-image last batch splits 25 + 24).
         assert abs(len(mine) - len(theirs)) <= 1 and len(mine) + len(theirs) == len(batch), step
-        rows = lambda x: sorted(map(bytes, x.reshape(len(x), -1).astype(np.uint8)))
-        assert rows(np.concatenate([mine, theirs])) == rows(batch), step
+        assert image_multiset(np.concatenate([mine, theirs])) == image_multiset(batch), step
 
 
 def test_only_the_chief_writes_the_run_folder(two_workers):
