@@ -187,13 +187,15 @@ def main(argv=None) -> int:
 
 
 def train_command(args):
-    out = _check_train_arguments(args)
+    # A multi-worker run's folder is the chief's: the other workers read its checkpoints
+    # to resume (so it must be on a filesystem all of them see) but write nothing there.
+    chief = args.strategy in ("default", "mirrored") or is_chief()
+    out = _check_train_arguments(args, check_folder=chief)
     settings = {key: getattr(args, key) for key in (
         "dataset", "data_dir", "binarization", "max_train", "epochs", "batch_size", "learning_rate", "lr_schedule",
-        "optimizer",
-        "seed", "strategy", "mixed_precision", "steps_per_execution")}
+        "optimizer", "seed", "strategy", "mixed_precision", "steps_per_execution")}
     settings["xla"] = not args.no_xla
-    if args.resume and (out / RUN_FILE).exists():
+    if chief and args.resume and (out / RUN_FILE).exists():
         previous = read_run(out)
         # A run recorded before --lr-schedule existed trained with a constant step size.
         previous.setdefault("lr_schedule", "constant")
@@ -209,7 +211,7 @@ def train_command(args):
     record = {"commands": [args.command_line], "tfvae_version": tfvae.__version__,
               "tensorflow_version": _tensorflow_version(), "data_source": dataset.source,
               "data_sha256": dataset.sha256(), "wall_seconds": 0.0}
-    if args.resume and (out / RUN_FILE).exists():
+    if chief and args.resume and (out / RUN_FILE).exists():
         previous = read_run(out)
         record["commands"] = previous.get("commands", []) + record["commands"]
         record["wall_seconds"] = float(previous.get("wall_seconds", 0.0))
@@ -226,33 +228,54 @@ def train_command(args):
                              architecture=args.architecture, hidden_units=args.hidden_units,
                              likelihood=args.likelihood, beta=args.beta, seed=args.seed)
         new_run = not (out / RUN_FILE).exists()
-        created = _make_folder(out, "--out")
-        _write_json(out / RUN_FILE, settings)
+        created = _make_folder(out, "--out") if chief else []
+        if chief:
+            _write_json(out / RUN_FILE, settings)
         if not args.quiet:
             print(dataset.notice().replace("**", ""))
         started = time.perf_counter()
         try:
             training.fit(model, dataset, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, lr_schedule=args.lr_schedule, optimizer=args.optimizer, binarization=args.binarization,
+                         learning_rate=args.learning_rate, lr_schedule=args.lr_schedule, optimizer=args.optimizer,
+                         binarization=args.binarization,
                          seed=args.seed, out_dir=out, resume=args.resume,
                          steps_per_execution=args.steps_per_execution, jit_compile=not args.no_xla,
                          verbose=0 if args.quiet else 2)
         except TfvaeError:
-            if new_run:
+            if chief and new_run:
                 _remove_unstarted_run(out, created)
             raise
         finally:
-            if (out / RUN_FILE).exists():
+            if chief and (out / RUN_FILE).exists():
                 settings["wall_seconds"] = round(settings["wall_seconds"] + time.perf_counter() - started, 1)
                 _write_json(out / RUN_FILE, settings)
-    if not args.quiet:
+    if not args.quiet and chief:
         print(f"saved the model (weights + config) to {out / MODEL_DIR}")
 
 
-def _check_train_arguments(args) -> Path:
+def is_chief(tf_config: str | None = None) -> bool:
+    """Whether this process is the one that writes a run's files: worker 0, or the task called "chief".
+
+    Read from TF_CONFIG (or `tf_config`) alone, so it works before TensorFlow starts;
+    without TF_CONFIG the process is alone and so the chief. Other workers train the same
+    replicated weights and write nothing, which is Keras' convention too (`tfvae.training.fit` asks the strategy,
+    `extended.should_checkpoint`, which says the same).
+    """
+    tf_config = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
+    if not tf_config:
+        return True
+    config = json.loads(tf_config)
+    task = config.get("task", {})
+    if "chief" in config.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type", "worker") == "worker" and int(task.get("index", 0)) == 0
+
+
+def _check_train_arguments(args, check_folder: bool = True) -> Path:
     """Refuse bad numbers and an unusable --out before TensorFlow is imported or anything is written.
 
-    Returns the run folder.
+    `check_folder=False` (a multi-worker run's non-chief workers) leaves --out to the chief,
+    which may already have written its run.json there. Returns the run folder.
     """
     for name in ("epochs", "batch_size", "latent_dim", "hidden_units"):
         validation.positive_int(getattr(args, name), _option(name))
@@ -265,6 +288,8 @@ def _check_train_arguments(args) -> Path:
     if not 0 <= args.seed <= MAX_SEED:
         raise InvalidInputError(f"--seed must be in 0 .. 2**32 - 1, got {args.seed}")
     out = Path(args.out)
+    if not check_folder:
+        return out
     blocker = _not_a_folder(out)
     if blocker == out:
         raise InvalidInputError(f"--out {out} is a file, not a folder; choose another --out folder for the run")

@@ -12,6 +12,10 @@ nothing here. For more:
 
 Build the model inside ``strategy.scope()``; `tfvae.training.fit` then runs every step
 on all replicas and scales the per-replica loss so gradients sum to the batch gradient.
+In a multi-worker run every worker runs the same command; TensorFlow hands each its
+part of every minibatch, only the chief (worker 0) writes the run folder, and a worker
+that dies makes the others' next collective fail within COLLECTIVE_TIMEOUT_SECONDS
+(`tfvae.training.fit` turns that into `WorkerLostError`) instead of hanging them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ import tensorflow as tf
 from tfvae import validation
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+# How long one all-reduce may wait for its peers. A step of the models here takes well
+# under a second, even the first one (graph building happens before the collectives), so
+# a minute means a peer is gone, not slow.
+COLLECTIVE_TIMEOUT_SECONDS = 60
 
 
 def strategy(name: str = "auto") -> tf.distribute.Strategy:
@@ -38,8 +46,17 @@ def strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # Without a timeout, a collective whose peer died waits forever; with one, the
+        # survivor's step fails and `tfvae.training.fit` reports the lost worker.
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_SECONDS)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     return tf.distribute.get_strategy()
+
+
+def spans_workers(strategy_: tf.distribute.Strategy) -> bool:
+    """Whether `strategy_` syncs replicas in more than one process (a TF_CONFIG naming several tasks)."""
+    in_multi_worker_mode = getattr(strategy_.extended, "_in_multi_worker_mode", None)
+    return bool(in_multi_worker_mode and in_multi_worker_mode())
 
 
 def split_cpu(n: int = 2):

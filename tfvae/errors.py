@@ -23,3 +23,7 @@ class CheckpointError(TfvaeError, RuntimeError):
 
 class TrainingDivergedError(TfvaeError, FloatingPointError):
     """The training loss became NaN or infinite."""
+
+
+class WorkerLostError(TfvaeError, RuntimeError):
+    """A peer worker of a multi-worker run stopped answering, so the collective steps cannot go on."""

@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import networks, objectives, validation
+from tfvae import distribute, networks, objectives, validation
 
 tfd = tfp.distributions
 
@@ -234,7 +234,12 @@ class LatentVariableModel(keras.Model):
             tf.while_loop(lambda i: i < tf.shape(x)[0], body, [tf.constant(0)])
         else:
             step(x)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if distribute.spans_workers(self.distribute_strategy):
+            # Keras averages a multi-worker step's logs with strategy.reduce(..., axis=0),
+            # which fails on a scalar; a one-element vector reduces to the same scalar mean.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def _track(self, terms):
         for name, tracker in self.trackers.items():

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import config, distribute, serialization, validation
-from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError
+from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
 
 log = logging.getLogger("tfvae")
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad, "sgd": keras.optimizers.SGD}
@@ -77,6 +79,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
       optimizer: "adam", "adagrad" (the paper's) or "sgd".
       binarization: "none", "static" or "dynamic" (see `tfvae.data`).
       out_dir: folder for checkpoints (one per epoch) and the final model; None keeps nothing.
+        In a multi-worker run only the chief writes there; the other workers read its
+        checkpoints when they resume, so out_dir must be a folder all workers see.
       resume: continue from out_dir's latest checkpoint. Without it, a folder that already
         holds checkpoints is an error, so a finished run is never overwritten by accident.
       steps_per_execution: training steps per compiled call; by default up to 100, chosen to
@@ -95,7 +99,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
 
     Raises:
       InvalidInputError for bad arguments or bad data; CheckpointError for a missing or
-      foreign checkpoint; TrainingDivergedError when the loss becomes NaN or infinite.
+      foreign checkpoint; TrainingDivergedError when the loss becomes NaN or infinite;
+      WorkerLostError when a peer of a multi-worker run stops answering.
     """
     epochs = validation.positive_int(epochs, "epochs")
     batch_size = validation.positive_int(batch_size, "batch_size")
@@ -131,6 +136,12 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
                       jit_compile=jit_compile, steps_per_execution=1 if group > 1 else steps_per_execution)
 
     run_dir = Path(out_dir) if out_dir is not None else None
+    # In a multi-worker run only the chief writes to run_dir; the others read its checkpoints
+    # to resume. They still write theirs, to a temporary folder deleted at the end, because
+    # saving builds a copy of the model, and creating variables under the strategy is a
+    # collective step every worker must take (Keras' convention for non-chief workers too).
+    chief = model.distribute_strategy.extended.should_checkpoint
+    write_dir = run_dir if chief or run_dir is None else Path(tempfile.mkdtemp(prefix="tfvae-worker-"))
     history, start = {}, 0
     if run_dir is not None:
         latest = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
@@ -160,8 +171,16 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             began = time.perf_counter()
             train_data = _groups(data.pipeline("train", batch_size=batch_size, binarization=binarization,
                                                seed=seed, epoch=epoch), len(data.train), batch_size, group)
-            result = model.fit(
-                train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data, shuffle=False, verbose=0, callbacks=extra)
+            try:
+                result = model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data,
+                                   shuffle=False, verbose=0, callbacks=extra)
+            except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as err:
+                if not distribute.spans_workers(model.distribute_strategy):
+                    raise
+                raise WorkerLostError(
+                    f"a peer worker was lost during epoch {epoch + 1} (its collective step failed: "
+                    f"{type(err).__name__}); restart every worker with --resume to continue from the last "
+                    "checkpoint") from None
             if guard.bad_value is not None:
                 _diverged(model, run_dir, epoch, guard.bad_value)
             seconds = time.perf_counter() - began
@@ -171,13 +190,15 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             history.setdefault("images_per_second", []).append(len(data.train) / seconds)
             if verbose >= 2:
                 print(_epoch_line(epoch + 1, epochs, history), flush=True)
-            if run_dir is not None:
-                serialization.write_checkpoint(model, run_dir, epoch + 1, {"history": history})
+            if write_dir is not None:
+                serialization.write_checkpoint(model, write_dir, epoch + 1, {"history": history})
+        if write_dir is not None:
+            serialization.save(model, write_dir / "model")
     finally:
         if progress:
             progress.close()
-    if run_dir is not None:
-        serialization.save(model, run_dir / "model")
+        if write_dir != run_dir:
+            shutil.rmtree(write_dir, ignore_errors=True)
     if verbose and history:
         print(_epoch_line(len(history["loss"]), epochs, history))
     return history
