@@ -20,12 +20,14 @@ Each module is one concept of the book:
   a linear-Gaussian VRNN whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
 * `tfvae.evaluation`: held-out ELBO and log p(x), and the ELBO of the best Gaussian per image
   (the approximation and amortization gaps).
+* `tfvae.reference`: reference runs, weights trained once by a recorded `tfvae train` command and shipped
+  in `tfvae/reference_runs/`, for findings that need more training than a page's build budget.
 * `tfvae.published`: published results with their settings, shown only beside results on the same data.
 * `tfvae.distribute`: `tf.distribute` strategies for several GPUs or machines.
 * `tfvae.widgets`: latent explorers, z -> E[x|z] under sliders: static HTML/JS for the built
   book (`static_explorer`, decoder exported by `tfvae.decoder_export`) and ipywidgets for a live kernel.
 * `tfvae.cli`: the `tfvae` command: `train`, `evaluate`, `sample`, `data fetch`.
-* `tfvae.config`: quick mode (`TFVAE_QUICK=1`) for tests.
+* `tfvae.config`: every environment variable tfvae reads (quick mode, data folder, fallback, progress bars).
 * `tfvae.notebook`: the pages' helpers: data notices, tables, glued numbers.
 """
 

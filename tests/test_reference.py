@@ -1,0 +1,83 @@
+"""Specifications of tfvae.reference: every shipped reference run can be repeated from its record,
+fits the size limits, holds no pickle, and is evaluated only on the test images it held out."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tfvae import data, reference, serialization
+from tfvae.errors import InvalidInputError
+
+MB = 1_000_000
+
+
+def test_at_least_one_reference_run_ships_with_tfvae():
+    assert reference.names(), f"no reference runs in {reference.ROOT}"
+
+
+def test_reference_runs_fit_the_size_limits_and_hold_no_pickle():
+    files = [p for p in reference.ROOT.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert path.suffix in {".json", ".h5"}, path  # JSON and HDF5 only: nothing a loader would unpickle
+        assert path.stat().st_size <= 5 * MB, path
+    assert sum(p.stat().st_size for p in files) <= 20 * MB
+
+
+@pytest.mark.parametrize("name", reference.names())
+def test_a_reference_run_loads_and_records_how_it_was_made(name):
+    run = reference.load(name)
+    assert run.command.startswith("tfvae train ") and f"--seed {run.record['seed']}" in run.command
+    assert run.wall_seconds > 0 and len(run.history["loss"]) == run.epochs
+    assert run.model().config.image_shape == (28, 28)
+
+
+@pytest.mark.parametrize("name", reference.names())
+def test_a_reference_run_repeats_its_first_epoch_from_the_recorded_command(name, tmp_path):
+    """The recorded command itself, run until its first checkpoint (the end of epoch 1), then stopped.
+
+    Not `--epochs 1`: a schedule that depends on the run's length (--lr-schedule cosine) would
+    then take other steps in that first epoch.
+    """
+    run = reference.load(name)
+    args = shlex.split(run.command)[1:]
+    out = tmp_path / "rerun"
+    args[args.index("--out") + 1] = str(out)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TFVAE_NO_PROGRESS="1")
+    log = tmp_path / "stderr.txt"
+    latest = out / serialization.CHECKPOINTS_DIR / serialization.LATEST_FILE
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "tfvae.cli", *args, "--quiet"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+    give_up = time.monotonic() + 600  # a hung run fails the test instead of hanging it
+    try:
+        while not latest.exists():
+            assert process.poll() is None, f"the rerun ended before its first checkpoint: {log.read_text()[-2000:]}"
+            assert time.monotonic() < give_up, "no checkpoint appeared"
+            time.sleep(0.05)
+    finally:
+        process.kill()
+        process.wait()
+    rerun_record = json.loads((out / "run.json").read_text())
+    assert rerun_record["data_sha256"] == run.record["data_sha256"]
+    checkpoint = serialization.latest_checkpoint(out / serialization.CHECKPOINTS_DIR)
+    first_loss = json.loads((checkpoint / "state.json").read_text())["history"]["loss"][0]
+    # Same seed, data order, binarization and step sizes. Only float32 round-off may differ, where another CPU's
+    # kernels sum in another order; over one epoch's 550 steps that moves the average loss by far less than 1e-3 of it.
+    assert first_loss == pytest.approx(run.history["loss"][0], rel=1e-3)
+
+
+def test_a_run_is_evaluated_only_on_the_test_images_it_held_out():
+    run = reference.load(reference.names()[0])
+    assert run.holds_out(data.load(run.record["dataset"], seed=run.record["seed"]))
+    assert not run.holds_out(data.load("digits"))
+
+
+def test_an_unknown_reference_run_is_refused_by_name():
+    with pytest.raises(InvalidInputError, match="unknown reference run 'nope'"):
+        reference.load("nope")
