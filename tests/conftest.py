@@ -9,6 +9,8 @@ compiled without XLA, whose compilation costs more than these runs' training.
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,38 @@ def run_cli():
 def cli_train():
     """The arguments of the `cli_run` training run, without --out (tests add their own)."""
     return cli_train_args()
+
+
+def _train_until_first_checkpoint(*args, out, timeout=300):
+    """Start `python -m tfvae.cli ARGS --out OUT` (a train command) and SIGKILL it as soon as its
+    first checkpoint is complete, as a crash would. Returns that checkpoint's folder.
+
+    A run that ends before its first checkpoint, or shows none within `timeout` seconds, fails the test
+    instead of hanging it.
+    """
+    from tfvae import serialization
+
+    out = Path(out)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TFVAE_NO_PROGRESS="1")
+    log = out.with_name(f"{out.name}.stderr.txt")
+    latest = out / serialization.CHECKPOINTS_DIR / serialization.LATEST_FILE
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "tfvae.cli", *map(str, args), "--out", str(out)],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    give_up = time.monotonic() + timeout
+    try:
+        while not latest.exists():
+            assert process.poll() is None, f"the run ended before its first checkpoint: {log.read_text()[-2000:]}"
+            assert time.monotonic() < give_up, "no checkpoint appeared"
+            time.sleep(0.005)
+    finally:
+        process.kill()
+        process.wait()
+    return serialization.latest_checkpoint(out / serialization.CHECKPOINTS_DIR)
+
+
+@pytest.fixture(scope="session")
+def train_until_first_checkpoint():
+    """A function: train_until_first_checkpoint(*args, out=DIR) runs `tfvae ARGS --out DIR` until its first
+    checkpoint, kills it, and returns the checkpoint's folder."""
+    return _train_until_first_checkpoint

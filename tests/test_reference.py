@@ -2,15 +2,11 @@
 fits the size limits, holds no pickle, and is evaluated only on the test images it held out."""
 
 import json
-import os
 import shlex
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tfvae import data, reference, serialization
+from tfvae import data, reference
 from tfvae.errors import InvalidInputError
 
 MB = 1_000_000
@@ -38,7 +34,8 @@ def test_a_reference_run_loads_and_records_how_it_was_made(name):
 
 
 @pytest.mark.parametrize("name", reference.names())
-def test_a_reference_run_repeats_its_first_epoch_from_the_recorded_command(name, tmp_path):
+def test_a_reference_run_repeats_its_first_epoch_from_the_recorded_command(name, train_until_first_checkpoint,
+                                                                          tmp_path):
     """The recorded command itself, run until its first checkpoint (the end of epoch 1), then stopped.
 
     Not `--epochs 1`: a schedule that depends on the run's length (--lr-schedule cosine) would
@@ -47,25 +44,11 @@ def test_a_reference_run_repeats_its_first_epoch_from_the_recorded_command(name,
     run = reference.load(name)
     args = shlex.split(run.command)[1:]
     out = tmp_path / "rerun"
-    args[args.index("--out") + 1] = str(out)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TFVAE_NO_PROGRESS="1")
-    log = tmp_path / "stderr.txt"
-    latest = out / serialization.CHECKPOINTS_DIR / serialization.LATEST_FILE
-    with open(log, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "tfvae.cli", *args, "--quiet"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)
-    give_up = time.monotonic() + 600  # a hung run fails the test instead of hanging it
-    try:
-        while not latest.exists():
-            assert process.poll() is None, f"the rerun ended before its first checkpoint: {log.read_text()[-2000:]}"
-            assert time.monotonic() < give_up, "no checkpoint appeared"
-            time.sleep(0.05)
-    finally:
-        process.kill()
-        process.wait()
+    at = args.index("--out")
+    del args[at:at + 2]
+    checkpoint = train_until_first_checkpoint(*args, "--quiet", out=out, timeout=600)
     rerun_record = json.loads((out / "run.json").read_text())
     assert rerun_record["data_sha256"] == run.record["data_sha256"]
-    checkpoint = serialization.latest_checkpoint(out / serialization.CHECKPOINTS_DIR)
     first_loss = json.loads((checkpoint / "state.json").read_text())["history"]["loss"][0]
     # Same seed, data order, binarization and step sizes. Only float32 round-off may differ, where another CPU's
     # kernels sum in another order; over one epoch's 550 steps that moves the average loss by far less than 1e-3 of it.

@@ -4,11 +4,6 @@ run exactly, and it stops cleanly when the loss stops being a number."""
 import hashlib
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import keras
 import numpy as np
@@ -184,24 +179,10 @@ def test_a_nan_loss_without_checkpoints_says_there_is_none_to_return_to(digits, 
                      jit_compile=False, verbose=0)
 
 
-def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(cli_run, cli_train, run_cli, tmp_path):
+def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(cli_run, cli_train, run_cli,
+                                                                     train_until_first_checkpoint, tmp_path):
     out = tmp_path / "killed"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TFVAE_NO_PROGRESS="1")
-    log = tmp_path / "stderr.txt"
-    with open(log, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "tfvae.cli", *cli_train, "--out", str(out)],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    latest = out / serialization.CHECKPOINTS_DIR / serialization.LATEST_FILE
-    give_up = time.monotonic() + 300  # a hung run fails the test instead of hanging it
-    try:
-        while not latest.exists():
-            assert process.poll() is None, f"training ended before its first checkpoint: {log.read_text()[-2000:]}"
-            assert time.monotonic() < give_up, "no checkpoint appeared"
-            time.sleep(0.005)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    killed_at = serialization.latest_checkpoint(out / serialization.CHECKPOINTS_DIR)
+    killed_at = train_until_first_checkpoint(*cli_train, out=out)
     assert not (out / "model").exists(), "the run finished before it was killed; nothing was resumed"
     assert int(killed_at.name.split("-")[1]) < int(cli_train[cli_train.index("--epochs") + 1])
 
