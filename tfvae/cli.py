@@ -195,8 +195,8 @@ def train_command(args):
         "dataset", "data_dir", "binarization", "max_train", "epochs", "batch_size", "learning_rate", "lr_schedule",
         "optimizer", "seed", "strategy", "mixed_precision", "steps_per_execution")}
     settings["xla"] = not args.no_xla
-    if chief and args.resume and (out / RUN_FILE).exists():
-        previous = read_run(out)
+    previous = read_run(out) if chief and args.resume and (out / RUN_FILE).exists() else None
+    if previous is not None:
         # A run recorded before --lr-schedule existed trained with a constant step size.
         previous.setdefault("lr_schedule", "constant")
         changed = [f"{key}: {previous.get(key)!r} before, {settings[key]!r} now"
@@ -211,8 +211,7 @@ def train_command(args):
     record = {"commands": [args.command_line], "tfvae_version": tfvae.__version__,
               "tensorflow_version": _tensorflow_version(), "data_source": dataset.source,
               "data_sha256": dataset.sha256(), "wall_seconds": 0.0}
-    if chief and args.resume and (out / RUN_FILE).exists():
-        previous = read_run(out)
+    if previous is not None:
         record["commands"] = previous.get("commands", []) + record["commands"]
         record["wall_seconds"] = float(previous.get("wall_seconds", 0.0))
         if previous.get("data_sha256", record["data_sha256"]) != record["data_sha256"]:
