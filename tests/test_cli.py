@@ -21,7 +21,7 @@ SUBCOMMANDS = ("train", "evaluate", "sample")
 # The options the command promises (README and book): a removed or renamed one fails here.
 PROMISED = {
     "train": ["--dataset", "--data-dir", "--binarization", "--latent-dim", "--architecture", "--hidden-units",
-              "--likelihood", "--beta", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--seed",
+              "--likelihood", "--beta", "--objective", "--iwae-k", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--seed",
               "--out", "--resume", "--strategy", "--mixed-precision", "--steps-per-execution", "--no-xla",
               "--quiet"],
     "evaluate": ["RUN", "--k", "--split", "--max-images"],
@@ -137,6 +137,7 @@ def test_help_documents_every_option(command, capsys):
 def test_option_choices_agree_with_the_library():
     assert cli.ARCHITECTURES == networks.ARCHITECTURES
     assert cli.LIKELIHOODS == models.LIKELIHOODS
+    assert cli.OBJECTIVES == models.OBJECTIVES
     assert set(cli.OPTIMIZERS) == set(training.OPTIMIZERS)
     assert cli.LR_SCHEDULES == training.LR_SCHEDULES
     assert cli.STRATEGIES == distribute.STRATEGIES
@@ -201,6 +202,19 @@ def test_unknown_choices_are_rejected_by_the_parser(capsys):
     assert "invalid choice: 'cifar'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, objective, k", [
+    ([], "elbo", 1),
+    (["--objective", "iwae"], "iwae", cli.DEFAULT_IWAE_K),
+    (["--objective", "iwae", "--iwae-k", "3"], "iwae", 3),
+])
+def test_the_training_objective_reaches_the_saved_model(argv, objective, k, tmp_path):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--dataset", "digits", "--max-train", "100", "--epochs", "1", "--latent-dim", "2",
+                     "--hidden-units", "8", "--no-xla", "--quiet", *argv, "--out", str(out)]) == 0
+    config = serialization.load(out / "model").config
+    assert (config.objective, config.iwae_k) == (objective, k)
+
+
 def test_sample_with_the_same_seed_draws_the_same_images(cli_run, tmp_path, capsys):
     paths = {name: tmp_path / f"{name}.png" for name in ("a", "b", "c")}
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
@@ -249,6 +263,8 @@ def refused_line(capsys):
     (["--beta", "nan"], "--beta must be a finite number >= 0, got nan"),
     (["--beta", "-0.5"], "--beta must be a finite number >= 0, got -0.5"),
     (["--seed", "-1"], "--seed must be in 0 .. 2**32 - 1, got -1"),
+    (["--objective", "iwae", "--iwae-k", "0"], "--iwae-k must be >= 1, got 0"),
+    (["--iwae-k", "5"], "--iwae-k applies only with --objective iwae, not with --objective elbo"),
 ])
 def test_train_with_a_bad_number_is_refused_and_writes_nothing(argv, message, out_exists, cli_train, tmp_path,
                                                                  capsys, no_heavy_work):

@@ -61,6 +61,16 @@ def test_a_run_is_evaluated_only_on_the_test_images_it_held_out():
     assert not run.holds_out(data.load("digits"))
 
 
+def test_a_run_evaluates_its_held_out_test_images_and_nothing_else():
+    run = reference.load(reference.names()[0])
+    result = run.evaluate(data.load(run.record["dataset"], seed=run.record["seed"]), k=20, max_images=30)
+    assert result["images"] == 30 and result["k"] == 20
+    # log p(x) estimated with k = 20 lies above the ELBO for the average image (eq-iwae: L_20 >= L_1).
+    excess = result["per_image"]["log_likelihood"] - result["per_image"]["elbo"]
+    assert excess.mean() > 3 * excess.std(ddof=1) / len(excess) ** 0.5
+    assert run.evaluate(data.load("digits"), k=20) is None
+
+
 def test_an_unknown_reference_run_is_refused_by_name():
     with pytest.raises(InvalidInputError, match="unknown reference run 'nope'"):
         reference.load("nope")

@@ -49,6 +49,9 @@ ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
+OBJECTIVES = ("elbo", "iwae", "wake_sleep")
+# Importance samples per image when --objective iwae is given without --iwae-k (Burda et al.'s smallest k > 1).
+DEFAULT_IWAE_K = 5
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 # Settings a resumed run must share with the run it continues (the data it sees and how it steps).
 RESUME_MUST_MATCH = ("dataset", "binarization", "max_train", "seed", "batch_size", "learning_rate", "lr_schedule",
@@ -95,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--beta", type=float, default=1.0,
                        help="weight of the KL term; 1 trains on the ELBO, other values give a beta-VAE "
                             "(default: %(default)s)")
+    model.add_argument("--objective", choices=OBJECTIVES, default="elbo",
+                       help="what training maximizes: 'elbo' (AEVB), 'iwae' (the importance-weighted bound of "
+                            "Burda et al. 2016, with --iwae-k samples) or 'wake_sleep' (default: %(default)s)")
+    model.add_argument("--iwae-k", type=int, metavar="K",
+                       help=f"importance samples per image in the bound, with --objective iwae "
+                            f"(default: {DEFAULT_IWAE_K})")
     run = train.add_argument_group("training")
     run.add_argument("--epochs", type=int, default=10, metavar="N",
                      help="epochs in all, counting those a resumed run already did (default: %(default)s)")
@@ -225,7 +234,8 @@ def train_command(args):
     with strategy.scope():
         model = models.build(image_shape=dataset.image_shape, latent_dim=args.latent_dim,
                              architecture=args.architecture, hidden_units=args.hidden_units,
-                             likelihood=args.likelihood, beta=args.beta, seed=args.seed)
+                             likelihood=args.likelihood, beta=args.beta, objective=args.objective,
+                             iwae_k=args.iwae_k or 1, seed=args.seed)
         new_run = not (out / RUN_FILE).exists()
         created = _make_folder(out, "--out") if chief else []
         if chief:
@@ -282,6 +292,13 @@ def _check_train_arguments(args, check_folder: bool = True) -> Path:
         if getattr(args, name) is not None:
             validation.positive_int(getattr(args, name), _option(name))
     _positive_float(args.learning_rate, "--learning-rate")
+    if args.iwae_k is not None:
+        if args.objective != "iwae":
+            raise InvalidInputError(f"--iwae-k applies only with --objective iwae, not with --objective "
+                                    f"{args.objective}")
+        validation.positive_int(args.iwae_k, "--iwae-k")
+    elif args.objective == "iwae":
+        args.iwae_k = DEFAULT_IWAE_K
     if not (math.isfinite(args.beta) and args.beta >= 0):
         raise InvalidInputError(f"--beta must be a finite number >= 0, got {args.beta}")
     if not 0 <= args.seed <= MAX_SEED:

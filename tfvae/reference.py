@@ -9,8 +9,9 @@ is a folder in `tfvae/reference_runs/`, made from a `tfvae train` run folder by 
 * `history.json`: the per-epoch training history (loss, ELBO, KL, validation ELBO, ...);
 * `model/`: `config.json` and `model.weights.h5`, the weights without the optimizer (no pickle).
 
-A page checks `holds_out(dataset)` before it evaluates: the weights' test numbers mean
-something only on the test images the run held out, compared by their sha256.
+A page evaluates the weights with `evaluate(dataset, ...)`, which first checks `holds_out(dataset)`:
+the weights' test numbers mean something only on the test images the run held out, compared
+by their sha256, so on any other data it evaluates nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tfvae import serialization, validation
+from tfvae import evaluation, serialization, validation
 from tfvae.errors import CheckpointError
 
 ROOT = Path(__file__).with_name("reference_runs")
@@ -66,6 +67,17 @@ class ReferenceRun:
         digests = dataset.sha256()
         return all(self.record["data_sha256"].get(f"{split}.{part}") == digests[f"{split}.{part}"]
                    for part in ("x", "y"))
+
+    def evaluate(self, dataset, *, k: int = 5000, max_images: int | None = None) -> dict | None:
+        """`tfvae.evaluation.evaluate` of the weights on `dataset`'s test images, binarized as in training.
+
+        None when `dataset`'s test split is not the one the run held out (`holds_out`): on
+        other data, or a substitute for the run's, its numbers would measure nothing.
+        """
+        if not self.holds_out(dataset):
+            return None
+        return evaluation.evaluate(self.model(), dataset, split="test", binarization=self.record["binarization"],
+                                   k=k, max_images=max_images)
 
 
 def load(name: str) -> ReferenceRun:

@@ -1,0 +1,143 @@
+"""Speed of the k = 5000 log-likelihood estimate, against the matrix products it cannot avoid.
+
+`tfvae.objectives.marginal_log_likelihood` estimates log p(x) by importance sampling
+(eq. eq-is-loglik): per image, the encoder runs once and the decoder k times. For the
+paper's MNIST model (784-500-d MLP, tanh hidden layer, Bernoulli pixels) one importance
+sample costs the decoder's two products, d x H and H x D multiply-adds, 2(dH + HD) flops
+(0.80 Mflop for d = 20); the encoder's 2(DH + 2dH) flops per image are shared by its k
+samples. Everything else (the Gaussian and Bernoulli log-densities, the log-sum-exp) is
+elementwise.
+
+The bound: this CPU's measured rate on exactly those products, at the shapes the estimate
+uses (a chunk of `chunk_size` samples for each of `batch_size` images at once), compiled
+with XLA, warm, with no Python in the loop. The estimate cannot be faster than its
+products alone, so samples per second over the bound's is the fraction of the CPU it uses.
+
+The script prints, for each of `--rounds` rounds, importance samples per second, and then
+their min / median / max, the bound, the median's fraction of it, and the wall time the
+median rate needs for all 10,000 MNIST test images at k = 5000, the figure the book's
+chapters plan their budgets with. The weights are the reference run `aevb_mnist_d20` when
+d = 20 (the speed does not depend on them) and the images random binary 28x28 ones (nor on
+them), so the script needs no data set. Results go to benchmarks/results/loglik_throughput.json.
+
+Run: python benchmarks/loglik_throughput.py [--rounds 5] [--images 100] [--latent-dim 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from train_throughput import Clock, cpu_name  # noqa: E402  (this folder's training benchmark)
+
+from tfvae import distribute, models, objectives, reference, training  # noqa: E402
+
+D, H = 784, 500
+K = 5000
+TEST_IMAGES = 10_000
+RESULTS = Path(__file__).resolve().parent / "results" / "loglik_throughput.json"
+
+
+def paper_model(latent_dim: int):
+    """The 784-500-d MLP VAE: the reference run's trained weights for d = 20, fresh ones otherwise."""
+    if latent_dim == 20 and "aevb_mnist_d20" in reference.names():
+        return reference.load("aevb_mnist_d20").model()
+    training.set_seed(0)
+    return models.build(image_shape=(28, 28), latent_dim=latent_dim, hidden_units=H, likelihood="bernoulli")
+
+
+def decoder_rate(latent_dim: int, rows: int, seconds: float = 3.0) -> float:
+    """Flops per second of the decoder's two products for `rows` latent vectors at once, compiled and warm."""
+    rng = np.random.default_rng(0)
+    z = tf.constant(rng.standard_normal((rows, latent_dim)), tf.float32)
+    w1 = tf.constant(rng.standard_normal((latent_dim, H)) * 0.1, tf.float32)
+    w2 = tf.constant(rng.standard_normal((H, D)) * 0.05, tf.float32)
+    steps = 10
+
+    @tf.function(jit_compile=True)
+    def products(scale):
+        # The carried scale makes each iteration's input new, so XLA cannot hoist the products out of the loop.
+        def body(i, s):
+            total = tf.reduce_sum(tf.matmul(tf.matmul(z * s, w1), w2))
+            return i + 1, s + 1e-30 * total
+        return tf.while_loop(lambda i, s: i < steps, body, [tf.constant(0), scale])[1]
+
+    products(tf.constant(1.0)).numpy()  # compile
+    flops = steps * 2 * rows * (latent_dim * H + H * D)
+    calls, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        products(tf.constant(1.0)).numpy()
+        calls += 1
+    return calls * flops / (time.perf_counter() - began)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="timed estimates (default: %(default)s)")
+    parser.add_argument("--images", type=int, default=100, help="images per timed estimate (default: %(default)s)")
+    parser.add_argument("--latent-dim", type=int, default=20, help="d of the 784-500-d model (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=100, help="images per call (default: %(default)s)")
+    parser.add_argument("--chunk-size", type=int, default=500, help="samples per image per chunk (default: %(default)s)")
+    args = parser.parse_args()
+
+    model, d = paper_model(args.latent_dim), args.latent_dim
+    images = (np.random.default_rng(0).random((args.images, 28, 28)) < 0.13).astype(np.float32)  # MNIST's ink
+
+    def estimate():
+        return objectives.marginal_log_likelihood(model, images, k=K, batch_size=args.batch_size,
+                                                  chunk_size=args.chunk_size)
+
+    estimate()  # trace and warm up
+    load_before = os.getloadavg()[0]
+    samples, rates, cpu_rates = args.images * K, [], []
+    for round_ in range(args.rounds):
+        clock = Clock()
+        estimate()
+        wall, cpu = clock.lap()
+        rates.append(samples / wall)
+        cpu_rates.append(samples / cpu)
+        print(f"round {round_ + 1}/{args.rounds}: {rates[-1]:,.0f} importance samples/s", flush=True)
+    bound_flops = decoder_rate(d, rows=min(args.batch_size, args.images) * args.chunk_size)
+    flops_per_sample = 2 * (d * H + H * D) + 2 * (D * H + 2 * d * H) / K
+    bound = bound_flops / flops_per_sample
+    median = statistics.median(rates)
+
+    result = {
+        "device": distribute.describe(tf.distribute.get_strategy()), "cpu": cpu_name(), "cores": os.cpu_count(),
+        "tensorflow": tf.__version__, "keras": keras.__version__,
+        "load_average": {"before": load_before, "after": os.getloadavg()[0]},
+        "model": f"784-{H}-{d} MLP VAE, Bernoulli", "k": K, "images": args.images,
+        "batch_size": args.batch_size, "chunk_size": args.chunk_size, "flops_per_sample": flops_per_sample,
+        "samples_per_second": {"min": min(rates), "median": median, "max": max(rates),
+                               "all": [round(r) for r in rates]},
+        "samples_per_cpu_second_median": statistics.median(cpu_rates),
+        "bound_samples_per_second": bound, "bound_gflops": bound_flops / 1e9,
+        "median_fraction_of_bound": median / bound,
+        "seconds_for_mnist_test_set": TEST_IMAGES * K / median,
+    }
+    print(f"\ndevice: {result['device']}; {result['cpu']}, {result['cores']} cores; TF {tf.__version__}")
+    print(f"model: {result['model']}; k = {K}, {args.images} images, batches of {args.batch_size}, "
+          f"chunks of {args.chunk_size} samples; {flops_per_sample / 1e6:.3f} Mflop per importance sample")
+    print(f"importance samples/s: min {min(rates):,.0f}, median {median:,.0f}, max {max(rates):,.0f}")
+    print(f"bound (decoder products at {result['bound_gflops']:.1f} Gflop/s): {bound:,.0f} samples/s; "
+          f"median = {100 * result['median_fraction_of_bound']:.0f}% of it")
+    print(f"10,000 test images at k = {K}: {result['seconds_for_mnist_test_set']:.0f} s at the median rate")
+    if load_before > 0.5 * (os.cpu_count() or 1):
+        print(f"note: the load average was {load_before:.1f} on {os.cpu_count()} cores before the run: other "
+              "programs were running, so the numbers are low and noisy; measure again on a quiet machine.")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
