@@ -262,3 +262,16 @@ def test_average_pooling_averages_blocks_and_flattens():
 def test_images_that_do_not_tile_are_refused():
     with pytest.raises(InvalidInputError, match=r"cannot be pooled in 3 x 3 blocks"):
         data.average_pooled(np.zeros((1, 8, 8), np.float32), factor=3)
+
+
+def test_linear_gaussian_pixels_pool_28x28_images_and_flatten_the_8x8_digits():
+    mnist_like = np.random.default_rng(0).random((3, 28, 28)).astype(np.float32)
+    np.testing.assert_array_equal(data.pooled_for_linear_gaussian(mnist_like), data.average_pooled(mnist_like, 2))
+    digits_like = mnist_like[:, :8, :8]
+    np.testing.assert_array_equal(data.pooled_for_linear_gaussian(digits_like), digits_like.reshape(3, 64))
+
+
+@pytest.mark.parametrize("value, xla", [("1", False), ("", True)])
+def test_chapters_compile_with_xla_in_the_full_build_only(value, xla, monkeypatch):
+    monkeypatch.setenv(config.QUICK_ENV, value)
+    assert config.use_xla() is xla

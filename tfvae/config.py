@@ -41,6 +41,15 @@ def budget(full, quick):
     return quick if quick_mode() else full
 
 
+def use_xla() -> bool:
+    """Whether a chapter compiles its training steps with XLA: in full mode, not in quick mode.
+
+    XLA's compilation takes seconds per model; over a full build's epochs it pays for itself
+    many times, but a quick run ends before it has.
+    """
+    return budget(full=True, quick=False)
+
+
 def data_dir() -> Path | None:
     """The folder `TFVAE_DATA_DIR` names, or None when it is not set."""
     value = os.environ.get(DATA_DIR_ENV, "")

@@ -193,6 +193,16 @@ def average_pooled(images, factor: int = 2) -> np.ndarray:
     return x.reshape(n, h // factor, factor, w // factor, factor).mean(axis=(2, 4)).reshape(n, -1)
 
 
+def pooled_for_linear_gaussian(images) -> np.ndarray:
+    """The pixels chapters 2 and 3 fit linear-Gaussian models to: (n, h, w) -> (n, D).
+
+    28 x 28 images are average-pooled in 2 x 2 blocks to D = 196 pixels, so that the D x D
+    covariances stay cheap; the 8 x 8 digits are small enough and are only flattened.
+    """
+    x = validation.images(images, "images")
+    return average_pooled(x, factor=2 if x.shape[1:] == (28, 28) else 1)
+
+
 def load(name: str, *, data_dir: str | os.PathLike | None = None, validation_size: int | float = 5000,
          max_train: int | None = None, seed: int = 0) -> ImageDataset:
     """Load a dataset by name with train / validation / test splits.
