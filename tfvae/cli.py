@@ -33,7 +33,8 @@ from pathlib import Path
 
 import tfvae
 from tfvae import validation
-from tfvae.data import BINARIZATIONS, DATASETS, SPLITS
+from tfvae.choices import (ARCHITECTURES, BINARIZATIONS, DATASETS, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES,
+                           OPTIMIZERS, SPLITS, STRATEGIES)
 from tfvae.errors import CheckpointError, InvalidInputError, TfvaeError
 
 RUN_FILE = "run.json"
@@ -43,16 +44,8 @@ CHECKPOINTS_DIR = "checkpoints"
 MODEL_DIR = "model"
 # Seeds go to NumPy's and Keras' global generators, which take 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
-# The choices of the options below. They repeat constants of modules that import
-# TensorFlow (tests/test_cli.py checks that they agree), so that `--help` stays instant.
-ARCHITECTURES = ("mlp", "conv")
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
-OPTIMIZERS = ("adam", "adagrad", "sgd")
-LR_SCHEDULES = ("constant", "cosine")
-OBJECTIVES = ("elbo", "iwae", "wake_sleep")
 # Importance samples per image when --objective iwae is given without --iwae-k (Burda et al.'s smallest k > 1).
 DEFAULT_IWAE_K = 5
-STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 # Settings a resumed run must share with the run it continues (the data it sees and how it steps).
 RESUME_MUST_MATCH = ("dataset", "binarization", "max_train", "seed", "batch_size", "learning_rate", "lr_schedule",
                      "optimizer")

@@ -30,11 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from tfvae import config, mnist_cache, validation
+from tfvae.choices import BINARIZATIONS, DATASETS, SPLITS  # re-exported: the names checked here
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
-DATASETS = ("mnist", "fashion_mnist", "digits")
-BINARIZATIONS = ("none", "static", "dynamic")
-SPLITS = ("train", "validation", "test")
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),

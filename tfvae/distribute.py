@@ -25,8 +25,8 @@ import os
 import tensorflow as tf
 
 from tfvae import validation
+from tfvae.choices import STRATEGIES  # re-exported: the names checked here
 
-STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 # How long one all-reduce may wait for its peers. A step of the models here takes well
 # under a second, even the first one (graph building happens before the collectives), so
 # a minute means a peer is gone, not slow.

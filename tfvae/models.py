@@ -21,11 +21,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae import distribute, networks, objectives, validation
+from tfvae.choices import LIKELIHOODS, OBJECTIVES  # re-exported: the names checked here
 
 tfd = tfp.distributions
 
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
-OBJECTIVES = ("elbo", "iwae", "wake_sleep")
 KINDS: dict[str, type] = {}
 # Kinds registered by other modules, imported when a config first names them, so that
 # `serialization.load` of a saved model works without importing its module by hand.

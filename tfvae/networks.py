@@ -13,8 +13,7 @@ import math
 import keras
 
 from tfvae import validation
-
-ARCHITECTURES = ("mlp", "conv")
+from tfvae.choices import ARCHITECTURES  # re-exported: the names checked here
 
 
 def mlp_encoder(image_shape, n_out: int, hidden_units: int = 500, activation: str = "tanh") -> keras.Sequential:

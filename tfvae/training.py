@@ -25,11 +25,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import config, distribute, serialization, validation
+from tfvae.choices import LR_SCHEDULES, OPTIMIZERS  # re-exported: the names checked here
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
 
 log = logging.getLogger("tfvae")
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad, "sgd": keras.optimizers.SGD}
-LR_SCHEDULES = ("constant", "cosine")
+
+# The Keras optimizer each of choices.OPTIMIZERS names.
+OPTIMIZER_CLASSES = {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad, "sgd": keras.optimizers.SGD}
 COSINE_FINAL_FRACTION = 0.01  # the cosine schedule ends at 1% of the initial step size
 
 
@@ -132,7 +134,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     group = 1 if distributed else steps_per_execution
     with model.distribute_strategy.scope():  # the optimizer's slots must be mirrored like the weights
         step_size = learning_rate_schedule(lr_schedule, learning_rate, epochs * steps_per_epoch)
-        model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=step_size),
+        model.compile(optimizer=OPTIMIZER_CLASSES[optimizer](learning_rate=step_size),
                       jit_compile=jit_compile, steps_per_execution=1 if group > 1 else steps_per_execution)
 
     run_dir = Path(out_dir) if out_dir is not None else None

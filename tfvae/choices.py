@@ -1,0 +1,17 @@
+"""The names of every choice tfvae offers, in one place that imports no TensorFlow.
+
+The library checks its arguments against these tuples and the `tfvae` command offers
+them as its options' choices, so the two cannot drift apart, and `tfvae --help` stays
+instant. A new data set, architecture, likelihood, objective, optimizer, schedule or
+strategy is named here first, then implemented where its concept lives.
+"""
+
+DATASETS = ("mnist", "fashion_mnist", "digits")        # tfvae.data
+BINARIZATIONS = ("none", "static", "dynamic")          # tfvae.data
+SPLITS = ("train", "validation", "test")               # tfvae.data
+ARCHITECTURES = ("mlp", "conv")                        # tfvae.networks
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")  # p(x|z), tfvae.models
+OBJECTIVES = ("elbo", "iwae", "wake_sleep")            # what training maximizes, tfvae.models
+OPTIMIZERS = ("adam", "adagrad", "sgd")                # tfvae.training
+LR_SCHEDULES = ("constant", "cosine")                  # tfvae.training
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # tf.distribute, tfvae.distribute
