@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvae import models, serialization
+from tfvae import files, models, serialization
 from tfvae.errors import CheckpointError
 
 SETTINGS = dict(image_shape=(8, 8), latent_dim=3, hidden_units=16)
@@ -213,3 +213,11 @@ def test_an_interrupted_checkpoint_leaves_latest_at_the_previous_complete_one(mo
     latest = serialization.latest_checkpoint(root)
     assert latest.name == "epoch-00001"
     assert serialization.restore_checkpoint(build(), latest)["epoch"] == 1
+
+
+def test_an_atomic_write_replaces_the_file_and_leaves_no_temporary_behind(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text("old")
+    files.atomic_write_text(path, "new")
+    assert path.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import tfvae
-from tfvae import validation
+from tfvae import files, validation
 from tfvae.choices import (ARCHITECTURES, BINARIZATIONS, DATASETS, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES,
                            OPTIMIZERS, SPLITS, STRATEGIES)
 from tfvae.errors import CheckpointError, InvalidInputError, TfvaeError
@@ -458,9 +458,7 @@ def _tensorflow_version() -> str:
 
 
 def _write_json(path: Path, values: dict):
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(values, indent=2))
-    os.replace(tmp, path)
+    files.atomic_write_text(path, json.dumps(values, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import models
+from tfvae import files, models
 from tfvae.errors import CheckpointError
 
 CONFIG_FILE = "config.json"
@@ -131,7 +131,7 @@ def write_checkpoint(model, run_dir, epoch: int, state: dict, keep: int = 2) -> 
         np.savez(tmp / "optimizer.npz", **optimizer_values)
         (tmp / "state.json").write_text(json.dumps(
             dict(state, epoch=epoch, seed_counter=int(model.seed_counter.numpy())), indent=2))
-    _atomic_write_text(root / LATEST_FILE, folder.name)
+    files.atomic_write_text(root / LATEST_FILE, folder.name)
     for old in sorted(root.glob("epoch-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return folder
@@ -200,9 +200,3 @@ class _staging:
         else:
             os.replace(self.tmp, self.target)
         return False
-
-
-def _atomic_write_text(path: Path, text: str):
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
