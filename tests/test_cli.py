@@ -176,6 +176,13 @@ def test_resuming_with_other_data_settings_is_refused(cli_run, cli_train, capsys
     assert folder_digest(cli_run) == before
 
 
+def test_resuming_on_another_objective_is_refused(cli_run, cli_train, capsys):
+    before = folder_digest(cli_run)
+    assert cli.main([*cli_train, "--objective", "iwae", "--out", str(cli_run), "--resume"]) == 2
+    assert "objective: 'elbo' before, 'iwae' now" in one_error_line(capsys)
+    assert folder_digest(cli_run) == before
+
+
 @pytest.mark.parametrize("argv, message", [
     (["evaluate", "RUN", "--k", "0"], "--k must be >= 1"),
     (["evaluate", "RUN", "--max-images", "0"], "--max-images must be >= 1"),

@@ -48,7 +48,7 @@ MAX_SEED = 2**32 - 1
 DEFAULT_IWAE_K = 5
 # Settings a resumed run must share with the run it continues (the data it sees and how it steps).
 RESUME_MUST_MATCH = ("dataset", "binarization", "max_train", "seed", "batch_size", "learning_rate", "lr_schedule",
-                     "optimizer")
+                     "optimizer", "objective", "iwae_k")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,12 +195,15 @@ def train_command(args):
     out = _check_train_arguments(args, check_folder=chief)
     settings = {key: getattr(args, key) for key in (
         "dataset", "data_dir", "binarization", "max_train", "epochs", "batch_size", "learning_rate", "lr_schedule",
-        "optimizer", "seed", "strategy", "mixed_precision", "steps_per_execution")}
+        "optimizer", "objective", "iwae_k", "seed", "strategy", "mixed_precision", "steps_per_execution")}
     settings["xla"] = not args.no_xla
     previous = read_run(out) if chief and args.resume and (out / RUN_FILE).exists() else None
     if previous is not None:
         # A run recorded before --lr-schedule existed trained with a constant step size.
         previous.setdefault("lr_schedule", "constant")
+        # ... and one recorded before --objective existed, on the ELBO.
+        previous.setdefault("objective", "elbo")
+        previous.setdefault("iwae_k", None)
         changed = [f"{key}: {previous.get(key)!r} before, {settings[key]!r} now"
                    for key in RESUME_MUST_MATCH if previous.get(key) != settings[key]]
         if changed:
