@@ -59,7 +59,7 @@ def test_every_third_party_import_is_a_declared_or_locked_dependency():
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     imported.add(node.module.split(".")[0])
     third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in {"tfvae", "conftest"}
-                   and not (ROOT / "tests" / f"{m}.py").exists()}
+                   and not any((ROOT / folder / f"{m}.py").exists() for folder in ("tests", "benchmarks"))}
     unknown = sorted(m for m in third_party if m not in DISTRIBUTION_OF)
     assert not unknown, f"imports with no known distribution (add them to DISTRIBUTION_OF and requirements): {unknown}"
     # The package's own imports are direct dependencies; the tests' tools may arrive through them.

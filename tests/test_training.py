@@ -8,9 +8,10 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from tfvae import data, models, serialization, training
-from tfvae.errors import CheckpointError, TrainingDivergedError
+from tfvae import data, distribute, models, serialization, training
+from tfvae.errors import CheckpointError, TrainingDivergedError, WorkerLostError
 
 EPOCHS = 3
 SETTINGS = dict(latent_dim=4, hidden_units=32)
@@ -194,3 +195,16 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(cli_run, cl
     # run.json records both commands: the killed one and the one that resumed it.
     record = json.loads((out / "run.json").read_text())
     assert [c.endswith("--resume") for c in record["commands"]] == [False, True], record["commands"]
+
+
+def test_a_peer_lost_while_a_checkpoint_is_written_is_a_worker_lost_error(digits, tmp_path, monkeypatch):
+    # Writing a checkpoint builds a model whose variables a multi-worker strategy broadcasts; a peer that
+    # dies then fails that collective, which must end the run with the same one-line error as a lost step.
+    def lost_peer(*args, **kwargs):
+        # From here on the run counts as spanning workers (before, the steps would have reduced across them).
+        monkeypatch.setattr(distribute, "spans_workers", lambda strategy: True)
+        raise tf.errors.UnavailableError(None, None, "Collective ops is aborted: the tasks have crashed")
+
+    monkeypatch.setattr(serialization, "write_checkpoint", lost_peer)
+    with pytest.raises(WorkerLostError, match="a peer worker was lost during epoch 1"):
+        train(digits, out_dir=tmp_path / "run", epochs=1)

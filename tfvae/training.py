@@ -12,6 +12,7 @@ and puts its weights back into the model.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
@@ -173,16 +174,9 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             began = time.perf_counter()
             train_data = _groups(data.pipeline("train", batch_size=batch_size, binarization=binarization,
                                                seed=seed, epoch=epoch), len(data.train), batch_size, group)
-            try:
+            with _lost_peers_as_errors(model, epoch):
                 result = model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data,
                                    shuffle=False, verbose=0, callbacks=extra)
-            except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as err:
-                if not distribute.spans_workers(model.distribute_strategy):
-                    raise
-                raise WorkerLostError(
-                    f"a peer worker was lost during epoch {epoch + 1} (its collective step failed: "
-                    f"{type(err).__name__}); restart every worker with --resume to continue from the last "
-                    "checkpoint") from None
             if guard.bad_value is not None:
                 _diverged(model, run_dir, epoch, guard.bad_value)
             seconds = time.perf_counter() - began
@@ -193,9 +187,13 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             if verbose >= 2:
                 print(_epoch_line(epoch + 1, epochs, history), flush=True)
             if write_dir is not None:
-                serialization.write_checkpoint(model, write_dir, epoch + 1, {"history": history})
+                # Saving builds a model without the optimizer, whose variables a multi-worker
+                # strategy broadcasts between the workers: a collective step that a lost peer fails too.
+                with _lost_peers_as_errors(model, epoch):
+                    serialization.write_checkpoint(model, write_dir, epoch + 1, {"history": history})
         if write_dir is not None:
-            serialization.save(model, write_dir / "model")
+            with _lost_peers_as_errors(model, epochs - 1):
+                serialization.save(model, write_dir / "model")
     finally:
         if progress:
             progress.close()
@@ -204,6 +202,20 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     if verbose and history:
         print(_epoch_line(len(history["loss"]), epochs, history))
     return history
+
+
+@contextlib.contextmanager
+def _lost_peers_as_errors(model, epoch: int):
+    """Turn a collective step that failed because a peer worker is gone into WorkerLostError."""
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as err:
+        if not distribute.spans_workers(model.distribute_strategy):
+            raise
+        raise WorkerLostError(
+            f"a peer worker was lost during epoch {epoch + 1} (its collective step failed: "
+            f"{type(err).__name__}); restart every worker with --resume to continue from the last "
+            "checkpoint") from None
 
 
 def _steps_per_call(full_steps: int, most: int = 100) -> int:
