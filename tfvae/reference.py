@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,25 @@ class ReferenceRun:
             return None
         return evaluation.evaluate(self.model(), dataset, split="test", binarization=self.record["binarization"],
                                    k=k, max_images=max_images)
+
+
+def command_without(command: str, *options: str) -> str:
+    """`command` with each of `options` and the value that follows it left out.
+
+    Two runs' commands, less what is meant to differ between them (say `--objective` and the
+    `--out` folder), are the same string exactly when they share every other setting.
+    """
+    words = shlex.split(command)
+    kept = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in options:
+            skip = True
+        else:
+            kept.append(word)
+    return shlex.join(kept)
 
 
 def load(name: str) -> ReferenceRun:
