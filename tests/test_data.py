@@ -7,8 +7,9 @@ import struct
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from tfvae import config, data
+from tfvae import config, data, training
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
 
@@ -111,6 +112,24 @@ def test_pipeline_batches_and_labels_line_up(digits):
     np.testing.assert_array_equal(x, digits.validation.x)  # validation is not shuffled by default
     np.testing.assert_array_equal(y, digits.validation.y)
 
+
+
+@pytest.mark.parametrize("drop_remainder", [False, True])
+def test_the_training_order_is_tf_datas_shuffle_of_the_images(digits, drop_remainder):
+    # The pipeline shuffles indices and batches in NumPy for speed; the minibatches must be the
+    # ones that shuffling the images themselves with tf.data gives, so runs and reference runs
+    # recorded before keep their losses.
+    training.set_seed(0)
+    x = data.binarize(digits.train.x, seed=4, epoch=1)
+    expected = tf.data.Dataset.from_tensor_slices((x, digits.train.y)).shuffle(
+        len(x), seed=data._mix(4, 1), reshuffle_each_iteration=False).batch(64, drop_remainder=drop_remainder)
+    got = digits.pipeline("train", batch_size=64, binarization="dynamic", seed=4, epoch=1, labels=True,
+                          drop_remainder=drop_remainder)
+    expected, got = list(expected.as_numpy_iterator()), list(got.as_numpy_iterator())
+    assert len(got) == len(expected) == (len(x) // 64 if drop_remainder else -(-len(x) // 64))
+    for (ex, ey), (gx, gy) in zip(expected, got):
+        np.testing.assert_array_equal(gx, ex)
+        np.testing.assert_array_equal(gy, ey)
 
 # --- IDX files ------------------------------------------------------------------------
 

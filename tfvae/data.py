@@ -155,10 +155,23 @@ class ImageDataset:
             x = binarize(x, seed=seed, epoch=epoch)
         elif binarization != "none":  # static, or an evaluation split: one fixed draw
             x = self.binarized(split, seed=seed)
-        ds = tf.data.Dataset.from_tensor_slices((x, y) if labels else x)
-        if shuffle:
-            ds = ds.shuffle(len(x), seed=_mix(seed, epoch), reshuffle_each_iteration=False)
-        return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        if shuffle and len(x) > 1:
+            # tf.data's shuffle of the whole split, applied to indices and taken in one piece:
+            # the same order as shuffling the images themselves (the permutation depends only
+            # on the seed and the count), without moving 55,000 images through a shuffle buffer.
+            order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=_mix(seed, epoch), reshuffle_each_iteration=False)
+            order = next(iter(order.batch(len(x)))).numpy()
+            x, y = x[order], y[order]
+        # Batched here, in NumPy, so that tf.data hands out whole minibatches, not single images.
+        n = len(x) // batch_size * batch_size
+        parts = [(x[:n].reshape(-1, batch_size, *x.shape[1:]), y[:n].reshape(-1, batch_size, *y.shape[1:]))]
+        if n < len(x) and not drop_remainder:
+            parts.append((x[n:][None], y[n:][None]))  # the last, smaller minibatch
+        ds = None
+        for xs, ys in parts:
+            part = tf.data.Dataset.from_tensor_slices((xs, ys) if labels else xs)
+            ds = part if ds is None else ds.concatenate(part)
+        return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _mix(seed: int, epoch: int) -> int:
