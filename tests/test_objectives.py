@@ -343,3 +343,17 @@ def test_the_sleep_phase_prefers_the_exact_posterior_to_a_wrong_encoder(ppca):
                     for encode in (ppca.posterior, shifted_diagonal_q(ppca)))
     difference = exact - wrong  # the same dreams for both encoders
     assert difference.mean() > 5 * difference.std(ddof=1) / math.sqrt(difference.size), difference.mean()
+
+
+def test_the_wake_phase_reports_the_elbo_of_its_own_sample(ppca, data):
+    # The reported ELBO reuses the wake phase's z and log p(x|z): with the same seed it is
+    # objectives.elbo's single-sample estimate at that z, whose closed-form KL does not depend on z.
+    encode = shifted_diagonal_q(ppca)
+    phases = objectives.wake_sleep(data, encode, ppca.decode, ppca.prior, seed=seed(8, 4))
+    z = encode(data).sample(seed=tfp.random.split_seed(seed(8, 4), n=3)[0])
+    np.testing.assert_allclose(phases.elbo.reconstruction.numpy(), ppca.decode(z).log_prob(data).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(phases.wake.numpy(), (phases.elbo.reconstruction + ppca.prior.log_prob(z)).numpy(),
+                               rtol=1e-12)
+    reference = objectives.elbo(data, encode, ppca.decode, ppca.prior, seed=seed(8, 5))
+    np.testing.assert_allclose(phases.elbo.kl.numpy(), reference.kl.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(phases.elbo.elbo.numpy(), (phases.elbo.reconstruction - phases.elbo.kl).numpy())

@@ -290,14 +290,17 @@ class VAE(LatentVariableModel):
 
     def loss_terms(self, x, seed=None) -> dict:
         elbo_seed, objective_seed = tfp.random.split_seed(seed, n=2) if seed is not None else (None, None)
+        if self.config.objective == "wake_sleep":
+            # The wake phase's pass through the networks also gives the reported ELBO.
+            phases = objectives.wake_sleep(x, self.encode, self.decode, self.prior, seed=objective_seed)
+            terms = phases.elbo
+            loss = -tf.reduce_mean(phases.wake) - tf.reduce_mean(phases.sleep)
+            return {"loss": loss, "elbo": terms.elbo, "reconstruction": terms.reconstruction, "kl": terms.kl}
         terms = self.elbo(x, seed=elbo_seed)
         if self.config.objective == "iwae":
             bound = objectives.importance_weighted_bound(x, self.encode, self.decode, self.prior,
                                                          k=self.config.iwae_k, seed=objective_seed)
             loss = -tf.reduce_mean(bound)
-        elif self.config.objective == "wake_sleep":
-            phases = objectives.wake_sleep(x, self.encode, self.decode, self.prior, seed=objective_seed)
-            loss = -tf.reduce_mean(phases.wake) - tf.reduce_mean(phases.sleep)
         else:
             # The beta-weighted objective, eq. {eq}`eq-beta-vae`; beta = 1 is the ELBO.
             kl = terms.kl

@@ -140,6 +140,7 @@ class WakeSleepTerms(NamedTuple):
 
     wake: tf.Tensor   # log p(x, z) at z ~ q(z|x), z held fixed: what the wake phase maximizes
     sleep: tf.Tensor  # log q(z'|x') at a dream (z', x') ~ p(z) p(x|z), held fixed: the sleep phase
+    elbo: ElboTerms   # the single-sample ELBO of q at the wake phase's z, for reporting; no gradient is taken of it
 
 
 def wake_sleep(x, encode: Callable, decode: Callable, prior, seed=None) -> WakeSleepTerms:
@@ -155,14 +156,21 @@ def wake_sleep(x, encode: Callable, decode: Callable, prior, seed=None) -> WakeS
     at once. Neither phase follows the gradient of a single objective of both models, which
     is the difference from AEVB.
 
+    The wake phase's z ~ q(z|x) and log p(x | z) are also a single-sample estimate of the
+    ELBO, eq. {eq}`eq-sgvb-analytic`; `elbo` reports it (with the closed-form KL where q and
+    p are diagonal Gaussians) without a second pass through the networks.
+
     Shapes: x (batch, ...) -> WakeSleepTerms of (batch,) each.
     """
     wake_seed, prior_seed, dream_seed = (None,) * 3 if seed is None else tfp.random.split_seed(seed, n=3)
-    z = tf.stop_gradient(encode(x).sample(seed=wake_seed))
-    wake = decode(z).log_prob(x) + prior.log_prob(z)
+    q = encode(x)
+    z = tf.stop_gradient(q.sample(seed=wake_seed))
+    reconstruction = decode(z).log_prob(x)
+    wake = reconstruction + prior.log_prob(z)
+    kl = kl_to_prior(q, prior, None if is_diagonal_gaussian(prior) and is_diagonal_gaussian(q) else z[None])
     z_dream = tf.stop_gradient(prior.sample(tf.shape(x)[0], seed=prior_seed))
     x_dream = tf.stop_gradient(decode(z_dream).sample(seed=dream_seed))
-    return WakeSleepTerms(wake, encode(x_dream).log_prob(z_dream))
+    return WakeSleepTerms(wake, encode(x_dream).log_prob(z_dream), ElboTerms(reconstruction - kl, reconstruction, kl))
 
 
 def log_importance_weights(x, encode: Callable, decode: Callable, prior, k: int, seed=None):
