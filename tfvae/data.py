@@ -144,6 +144,19 @@ class ImageDataset:
         Returns:
           tf.data.Dataset of float32 batches (batch, h, w), or (images, labels) pairs when `labels`.
         """
+        return batches_dataset(self.epoch_batches(split, batch_size=batch_size, binarization=binarization,
+                                                  shuffle=shuffle, seed=seed, epoch=epoch,
+                                                  drop_remainder=drop_remainder), labels=labels)
+
+    def epoch_batches(self, split: str = "train", *, batch_size: int = 100, binarization: str = "none",
+                      shuffle: bool | None = None, seed: int = 0, epoch: int = 0,
+                      drop_remainder: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The minibatches of one pass over a split as NumPy arrays, the work behind `pipeline`.
+
+        Returns a list of (images, labels) pairs of shapes (m, batch, h, w) and (m, batch): the
+        full minibatches, then the last, smaller one (unless `drop_remainder`). `tfvae.training`
+        prepares the next epoch's with this while the current one trains.
+        """
         import tensorflow as tf
 
         data = self.split(split)
@@ -164,14 +177,21 @@ class ImageDataset:
             x, y = x[order], y[order]
         # Batched here, in NumPy, so that tf.data hands out whole minibatches, not single images.
         n = len(x) // batch_size * batch_size
-        parts = [(x[:n].reshape(-1, batch_size, *x.shape[1:]), y[:n].reshape(-1, batch_size, *y.shape[1:]))]
+        batches = [(x[:n].reshape(-1, batch_size, *x.shape[1:]), y[:n].reshape(-1, batch_size, *y.shape[1:]))]
         if n < len(x) and not drop_remainder:
-            parts.append((x[n:][None], y[n:][None]))  # the last, smaller minibatch
-        ds = None
-        for xs, ys in parts:
-            part = tf.data.Dataset.from_tensor_slices((xs, ys) if labels else xs)
-            ds = part if ds is None else ds.concatenate(part)
-        return ds.prefetch(tf.data.AUTOTUNE)
+            batches.append((x[n:][None], y[n:][None]))  # the last, smaller minibatch
+        return batches
+
+
+def batches_dataset(batches, *, labels: bool = False):
+    """A prefetched tf.data.Dataset of the minibatches `ImageDataset.epoch_batches` returns."""
+    import tensorflow as tf
+
+    ds = None
+    for xs, ys in batches:
+        part = tf.data.Dataset.from_tensor_slices((xs, ys) if labels else xs)
+        ds = part if ds is None else ds.concatenate(part)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _mix(seed: int, epoch: int) -> int:

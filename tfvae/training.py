@@ -12,6 +12,7 @@ and puts its weights back into the model.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -26,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import config, distribute, serialization, validation
+from tfvae.data import batches_dataset
 from tfvae.choices import LR_SCHEDULES, OPTIMIZERS  # re-exported: the names checked here
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
 
@@ -169,11 +171,21 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     val_steps = 1 if group == 1 else _steps_per_call(len(data.validation) // batch_size)
     val_data = _groups(data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed),
                        len(data.validation), batch_size, val_steps) if validate else None
+
+    def epoch_batches(epoch):
+        return data.epoch_batches("train", batch_size=batch_size, binarization=binarization, seed=seed, epoch=epoch)
+
+    # Binarizing, shuffling and batching an epoch in NumPy takes about a second for MNIST; a
+    # thread prepares the next epoch's minibatches while this one trains. They depend only on
+    # (seed, epoch), so preparing them early changes nothing.
+    preparer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfvae-next-epoch")
+    upcoming = preparer.submit(epoch_batches, start) if start < epochs else None
     try:
         for epoch in range(start, epochs):
             began = time.perf_counter()
-            train_data = _groups(data.pipeline("train", batch_size=batch_size, binarization=binarization,
-                                               seed=seed, epoch=epoch), len(data.train), batch_size, group)
+            batches = upcoming.result()
+            upcoming = preparer.submit(epoch_batches, epoch + 1) if epoch + 1 < epochs else None
+            train_data = _groups(batches_dataset(batches), len(data.train), batch_size, group)
             with _lost_peers_as_errors(model, epoch):
                 result = model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data,
                                    shuffle=False, verbose=0, callbacks=extra)
@@ -195,6 +207,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             with _lost_peers_as_errors(model, epochs - 1):
                 serialization.save(model, write_dir / "model")
     finally:
+        preparer.shutdown(cancel_futures=True)
         if progress:
             progress.close()
         if write_dir != run_dir:
