@@ -59,6 +59,16 @@ def test_lines_draws_each_series_and_reference_line():
     assert len(fig.axes[0].lines) == 3
 
 
+
+def test_bound_curves_draw_a_training_and_a_test_line_per_run_in_each_panel():
+    run = ([100, 1000, 10000], [-200.0, -150.0, -120.0], [-201.0, -152.0, -123.0])
+    fig = plots.bound_curves({"$N_z$ = 3": {"AEVB": run, "wake-sleep": run}, "$N_z$ = 10": {"AEVB": run}})
+    assert [len(ax.lines) for ax in fig.axes] == [4, 2]
+    assert fig.axes[0].get_xscale() == "log"
+    assert [line.get_linestyle() for line in fig.axes[0].lines] == ["-", "--", "-", "--"]
+    fig = plots.bound_curves({"$N_z$ = 3": {"AEVB": run}}, ylim=(-160.0, None))
+    assert fig.axes[0].get_ylim()[0] == -160.0
+
 def test_figures_come_back_closed_so_a_notebook_shows_each_once():
     import matplotlib.pyplot as plt
 

@@ -226,24 +226,31 @@ def histograms(samples: dict, *, xlabel: str, bins: int = 40, title: str | None 
     return _detached(fig)
 
 
-def bound_curves(curves: dict, *, ylabel: str = "ELBO per image (nats)", size: float = 3.2):
-    """Training and test bound against training samples seen, one panel per run (Kingma & Welling's Figure 2).
+def bound_curves(curves: dict, *, ylabel: str = "ELBO per image (nats)", ylim: tuple | None = None, size: float = 3.2):
+    """Training and test bounds against training samples seen, one panel per latent size (Kingma & Welling's Figure 2).
 
     Args:
-      curves: dict panel title -> (samples (n,), train bound (n,), test bound (n,)).
+      curves: dict panel title -> dict run label (for example "AEVB", "wake-sleep") ->
+        (samples (n,), train bound (n,), test bound (n,)).
+      ylim: (bottom, top) of the shared y axis, either None for matplotlib's choice; the first
+        steps' bounds lie far below the rest and would flatten every later difference.
     Returns:
-      The figure; the x axis is logarithmic and every panel shares the y axis.
+      The figure; each run has its colour, training bounds are solid and test bounds dashed,
+      the x axis is logarithmic and every panel shares the y axis.
     """
     fig, axes = plt.subplots(1, len(curves), figsize=(size * len(curves), size + 0.4), sharey=True, squeeze=False)
-    for ax, (name, (samples, train, test)) in zip(axes[0], curves.items()):
-        ax.plot(samples, train, "-", color="C0", label="training")
-        ax.plot(samples, test, "--", color="C3", label="test")
+    for ax, (title, runs) in zip(axes[0], curves.items()):
+        for i, (label, (samples, train, test)) in enumerate(runs.items()):
+            ax.plot(samples, train, "-", color=f"C{i}", label=f"{label}, training")
+            ax.plot(samples, test, "--", color=f"C{i}", label=f"{label}, test")
         ax.set_xscale("log")
-        ax.set_title(name)
+        ax.set_title(title)
         ax.set_xlabel("training samples seen")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(ylabel)
-    axes[0, 0].legend()
+    if ylim is not None:
+        axes[0, 0].set_ylim(*ylim)
+    axes[0, 0].legend(fontsize="small")
     fig.tight_layout()
     return _detached(fig)
 
