@@ -295,13 +295,13 @@ class VAE(LatentVariableModel):
             phases = objectives.wake_sleep(x, self.encode, self.decode, self.prior, seed=objective_seed)
             terms = phases.elbo
             loss = -tf.reduce_mean(phases.wake) - tf.reduce_mean(phases.sleep)
-            return {"loss": loss, "elbo": terms.elbo, "reconstruction": terms.reconstruction, "kl": terms.kl}
-        terms = self.elbo(x, seed=elbo_seed)
-        if self.config.objective == "iwae":
+        elif self.config.objective == "iwae":
+            terms = self.elbo(x, seed=elbo_seed)
             bound = objectives.importance_weighted_bound(x, self.encode, self.decode, self.prior,
                                                          k=self.config.iwae_k, seed=objective_seed)
             loss = -tf.reduce_mean(bound)
         else:
+            terms = self.elbo(x, seed=elbo_seed)
             # The beta-weighted objective, eq. {eq}`eq-beta-vae`; beta = 1 is the ELBO.
             kl = terms.kl
             if self.config.free_bits > 0:

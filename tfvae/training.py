@@ -27,8 +27,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import config, distribute, serialization, validation
-from tfvae.data import batches_dataset
 from tfvae.choices import LR_SCHEDULES, OPTIMIZERS  # re-exported: the names checked here
+from tfvae.data import batches_dataset
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
 
 log = logging.getLogger("tfvae")
