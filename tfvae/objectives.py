@@ -173,25 +173,58 @@ def wake_sleep(x, encode: Callable, decode: Callable, prior, seed=None) -> WakeS
     return WakeSleepTerms(wake, encode(x_dream).log_prob(z_dream), ElboTerms(reconstruction - kl, reconstruction, kl))
 
 
-def log_importance_weights(x, encode: Callable, decode: Callable, prior, k: int, seed=None):
+def log_importance_weights(x, encode: Callable, decode: Callable, prior, k: int, seed=None,
+                           log_likelihood: Callable | None = None):
     """log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x) for k samples z_i ~ q(z|x).
+
+    `log_likelihood(p_x, x)` computes log p(x | z) from the decoder's distribution; by
+    default `p_x.log_prob(x)`.
 
     Shapes: x (batch, ...) -> (k, batch).
     """
     q = encode(x)
     z = q.sample(k, seed=seed)
-    return decode(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
+    p_x = decode(z)
+    log_p_x = p_x.log_prob(x) if log_likelihood is None else log_likelihood(p_x, x)
+    return log_p_x + prior.log_prob(z) - q.log_prob(z)
+
+
+def fused_log_likelihood(p_x, x):
+    """log p(x | z) = `p_x.log_prob(x)`, with Bernoulli pixels in one XLA kernel.
+
+    With logits l_j = log(p_j / (1 - p_j)), log p_j = l_j - softplus(l_j) and
+    log(1 - p_j) = -softplus(l_j), so a Bernoulli image has
+
+        log p(x | z) = sum_j [ x_j log p_j + (1 - x_j) log(1 - p_j) ] = sum_j [ x_j l_j - softplus(l_j) ],
+
+    minus TF's sigmoid cross-entropy (which evaluates it without overflow for any x in [0, 1]).
+    TFP's Bernoulli computes both log p_j and log(1 - p_j), two softplus, and makes several
+    passes over the (samples, images, pixels) logits; XLA fuses the line above into one.
+    With k = 5000 importance samples that is about a third of the estimate's time. The
+    values agree with TFP's to float rounding. Other distributions fall back to `log_prob`.
+    """
+    pixels = p_x.distribution if isinstance(p_x, tfd.Independent) else None
+    if not isinstance(pixels, tfd.Bernoulli) or pixels.logits is None:
+        return p_x.log_prob(x)
+    return _bernoulli_log_likelihood(pixels.logits, tf.cast(x, pixels.logits.dtype), len(p_x.event_shape))
+
+
+@tf.function(jit_compile=True)
+def _bernoulli_log_likelihood(logits, x, event_ndims: int):
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.broadcast_to(x, tf.shape(logits)), logits=logits)
+    return -tf.reduce_sum(cross_entropy, axis=list(range(-event_ndims, 0)))
 
 
 def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k: int,
-                              chunk_size: int | None = None, seed=None):
+                              chunk_size: int | None = None, seed=None, log_likelihood: Callable | None = None):
     """The importance-weighted bound L_k = log (1/k sum_i w_i), eq. {eq}`eq-iwae`.
 
     L_1 is the ELBO; L_k does not decrease with k and tends to log p(x) (Burda et al., 2016).
     With `chunk_size`, the k samples are drawn `chunk_size` at a time and combined with a
     running log-sum-exp, so memory is bounded by chunk_size, not by k; this is how
     k = 5000 fits. Inside a tf.function the chunks run as one graph loop, one chunk at a
-    time. Gradients flow through it, so it also trains an IWAE.
+    time. Gradients flow through it, so it also trains an IWAE. `log_likelihood` is passed
+    to `log_importance_weights`.
 
     Shapes: x (batch, ...) -> (batch,).
     """
@@ -202,7 +235,8 @@ def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k
 
     def chunk(size, i):  # log sum_i w_i over one chunk of samples: (batch,)
         chunk_seed = None if seeds is None else tf.gather(seeds, i)
-        return tf.reduce_logsumexp(log_importance_weights(x, encode, decode, prior, size, seed=chunk_seed), axis=0)
+        log_w = log_importance_weights(x, encode, decode, prior, size, seed=chunk_seed, log_likelihood=log_likelihood)
+        return tf.reduce_logsumexp(log_w, axis=0)
 
     def add(total, part):
         return tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
@@ -224,7 +258,9 @@ def marginal_log_likelihood(model, images, *, k: int = 5000, batch_size: int = 1
 
     log p(x) ~ log (1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)), z_i ~ q(z|x): the
     importance-weighted bound with large k, which converges to log p(x) from below.
-    Evaluated `batch_size` images and `chunk_size` samples at a time, compiled once.
+    Evaluated `batch_size` images and `chunk_size` samples at a time, compiled once, with
+    Bernoulli pixels scored by `fused_log_likelihood`. (Training keeps TFP's `log_prob`:
+    an XLA-compiled step fuses it anyway, and the trained weights stay bit for bit the same.)
 
     Args:
       model: a VAE (anything with `encode`, `decode` and `prior`).
@@ -241,7 +277,8 @@ def marginal_log_likelihood(model, images, *, k: int = 5000, batch_size: int = 1
     images = np.asarray(images, np.float32)
 
     def bound(x):
-        return importance_weighted_bound(x, model.encode, model.decode, model.prior, k=k, chunk_size=chunk_size)
+        return importance_weighted_bound(x, model.encode, model.decode, model.prior, k=k, chunk_size=chunk_size,
+                                         log_likelihood=fused_log_likelihood)
 
     # Traced once, for any batch size, as a concrete function: a chapter that estimates many
     # models at many k compiles one graph per estimate, and TF's retracing warning (meant for
