@@ -94,6 +94,29 @@ def test_a_checkpoint_restores_weights_optimizer_state_and_seed_counter(model, r
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_the_optimizer_state_is_restored_by_variable_name_not_by_position(model, run_dir):
+    checkpoint = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
+    optimizer_file = checkpoint / serialization.OPTIMIZER_FILE
+    with np.load(optimizer_file, allow_pickle=False) as values:
+        saved = {name: values[name] for name in values.files}
+    assert set(saved) == {v.name for v in model.optimizer.variables}
+    np.savez(optimizer_file, **dict(reversed(saved.items())))  # the same values, stored in the opposite order
+    fresh = build()
+    serialization.restore_checkpoint(fresh, checkpoint)
+    for a, b in zip(model.optimizer.variables, fresh.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_the_state_of_another_optimizer_is_a_checkpoint_error_naming_the_variables(run_dir):
+    checkpoint = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
+    optimizer_file = checkpoint / serialization.OPTIMIZER_FILE
+    with np.load(optimizer_file, allow_pickle=False) as values:
+        saved = {name.replace("momentum", "accumulator"): values[name] for name in values.files}
+    np.savez(optimizer_file, **saved)
+    with pytest.raises(CheckpointError, match="another optimizer: 8 of .* missing \\(.*_momentum.*8 unknown ones \\(.*_accumulator"):
+        serialization.restore_checkpoint(build(), checkpoint)
+
+
 def test_load_accepts_a_model_folder_a_checkpoint_or_a_run_folder(model, run_dir):
     checkpoint = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
     for path in (checkpoint, run_dir):
@@ -171,7 +194,7 @@ def test_restoring_a_checkpoint_into_a_different_model_names_the_difference(run_
 
 def test_a_corrupt_optimizer_state_is_a_checkpoint_error(run_dir):
     checkpoint = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
-    (checkpoint / "optimizer.npz").write_bytes(b"not a zip file")
+    (checkpoint / serialization.OPTIMIZER_FILE).write_bytes(b"not a zip file")
     with pytest.raises(CheckpointError, match="epoch-00001 is corrupt"):
         serialization.restore_checkpoint(build(), checkpoint)
 

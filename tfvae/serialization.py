@@ -23,6 +23,7 @@ from tfvae.errors import CheckpointError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
+OPTIMIZER_FILE = "optimizer.npz"  # a checkpoint's optimizer state, one array per variable name
 LATEST_FILE = "latest"
 CHECKPOINTS_DIR = "checkpoints"
 FORMAT_VERSION = 1
@@ -127,8 +128,13 @@ def write_checkpoint(model, run_dir, epoch: int, state: dict, keep: int = 2) -> 
     folder = root / f"epoch-{epoch:05d}"
     with _staging(folder) as tmp:
         write_model_files(model, tmp)
-        optimizer_values = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)}
-        np.savez(tmp / "optimizer.npz", **optimizer_values)
+        # Each value under its variable's name ("mlp_decoder_hidden_kernel_momentum"; the path
+        # would add the optimizer's own name, "adam_1" for the second one in a process), so that
+        # restoring matches them by name, whatever order the optimizer lists them in.
+        optimizer_values = {v.name: np.asarray(v.numpy()) for v in model.optimizer.variables}
+        if len(optimizer_values) != len(model.optimizer.variables):
+            raise CheckpointError("cannot write a checkpoint: two optimizer variables share a name")
+        np.savez(tmp / OPTIMIZER_FILE, **optimizer_values)
         (tmp / "state.json").write_text(json.dumps(
             dict(state, epoch=epoch, seed_counter=int(model.seed_counter.numpy())), indent=2))
     files.atomic_write_text(root / LATEST_FILE, folder.name)
@@ -157,17 +163,23 @@ def restore_checkpoint(model, folder: Path) -> dict:
     load_weights(model, folder)
     try:
         state = json.loads((folder / "state.json").read_text())
-        with np.load(folder / "optimizer.npz", allow_pickle=False) as values:
-            arrays = [values[k] for k in sorted(values.files)]
+        with np.load(folder / OPTIMIZER_FILE, allow_pickle=False) as values:
+            saved_values = {name: values[name] for name in values.files}
     except Exception as err:
         raise CheckpointError(f"the checkpoint {folder} is corrupt: {err}") from None
     with model.distribute_strategy.scope():
         model.optimizer.build(model.trainable_variables)
-    if len(arrays) != len(model.optimizer.variables):
-        raise CheckpointError(f"the checkpoint {folder} holds {len(arrays)} optimizer values; "
-                              f"this optimizer has {len(model.optimizer.variables)}")
-    for variable, value in zip(model.optimizer.variables, arrays):
-        variable.assign(value)
+    variables = {v.name: v for v in model.optimizer.variables}
+    if saved_values.keys() != variables.keys():
+        missing, foreign = sorted(variables.keys() - saved_values), sorted(saved_values.keys() - variables)
+        raise CheckpointError(f"the checkpoint {folder} holds the state of another optimizer: "
+                              f"{len(missing)} of this optimizer's variables missing ({', '.join(missing[:3]) or 'none'}), "
+                              f"{len(foreign)} unknown ones ({', '.join(foreign[:3]) or 'none'})")
+    for name, variable in variables.items():
+        if tuple(saved_values[name].shape) != tuple(variable.shape):
+            raise CheckpointError(f"the checkpoint {folder} holds {name} with shape {saved_values[name].shape}; "
+                                  f"this optimizer's has shape {tuple(variable.shape)}")
+        variable.assign(saved_values[name])
     model.seed_counter.assign(state["seed_counter"])
     return state
 
