@@ -117,6 +117,22 @@ def test_the_state_of_another_optimizer_is_a_checkpoint_error_naming_the_variabl
         serialization.restore_checkpoint(build(), checkpoint)
 
 
+def test_an_optimizer_value_of_the_wrong_shape_is_a_checkpoint_error_and_restores_nothing(run_dir):
+    checkpoint = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
+    optimizer_file = checkpoint / serialization.OPTIMIZER_FILE
+    with np.load(optimizer_file, allow_pickle=False) as values:
+        saved = {name: values[name] for name in values.files}
+    name = next(name for name in saved if name.endswith("_velocity"))
+    saved[name] = saved[name][..., :1]
+    np.savez(optimizer_file, **saved)
+    fresh = build()
+    before = [v.numpy().copy() for v in fresh.optimizer.variables]
+    with pytest.raises(CheckpointError, match=f"holds {name} with shape"):
+        serialization.restore_checkpoint(fresh, checkpoint)
+    for a, b in zip(before, fresh.optimizer.variables):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
 def test_load_accepts_a_model_folder_a_checkpoint_or_a_run_folder(model, run_dir):
     checkpoint = serialization.latest_checkpoint(run_dir / serialization.CHECKPOINTS_DIR)
     for path in (checkpoint, run_dir):

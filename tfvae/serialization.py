@@ -175,10 +175,11 @@ def restore_checkpoint(model, folder: Path) -> dict:
         raise CheckpointError(f"the checkpoint {folder} holds the state of another optimizer: "
                               f"{len(missing)} of this optimizer's variables missing ({', '.join(missing[:3]) or 'none'}), "
                               f"{len(foreign)} unknown ones ({', '.join(foreign[:3]) or 'none'})")
-    for name, variable in variables.items():
+    for name, variable in variables.items():  # every shape checked before anything is assigned
         if tuple(saved_values[name].shape) != tuple(variable.shape):
             raise CheckpointError(f"the checkpoint {folder} holds {name} with shape {saved_values[name].shape}; "
                                   f"this optimizer's has shape {tuple(variable.shape)}")
+    for name, variable in variables.items():
         variable.assign(saved_values[name])
     model.seed_counter.assign(state["seed_counter"])
     return state
