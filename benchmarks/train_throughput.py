@@ -252,9 +252,6 @@ def main():
     def rates(which):  # images per second (wall) or per CPU second, from (wall, cpu) laps
         return {k: summary([n / lap[which] for lap in v]) for k, v in laps.items()}
 
-    def median_ratio(unit, numerator, denominator):
-        return result[unit][numerator]["median"] / result[unit][denominator]["median"]
-
     result = {
         "device": distribute.describe(tf.distribute.get_strategy()),
         "cpu": cpu_name(), "cores": os.cpu_count(),
@@ -266,12 +263,10 @@ def main():
     }
     result["matmul_gflops"] = result["images_per_second"]["bound"]["best"] * per_image / 1e9
     for unit in ("images_per_second", "images_per_cpu_second"):
-        best = {k: v["best"] for k, v in result[unit].items()}
-        result[unit]["ratios_of_best"] = {"tfvae/plain_loop": best["tfvae"] / best["plain_loop"],
-                                          "tfvae/bound": best["tfvae"] / best["bound"],
-                                          "tfvae/bound_with_adam": best["tfvae"] / best["bound_with_adam"]}
-        result[unit]["ratios_of_medians"] = {name: median_ratio(unit, *name.split("/"))
-                                             for name in result[unit]["ratios_of_best"]}
+        for kind, key in (("best", "ratios_of_best"), ("median", "ratios_of_medians")):
+            value = {k: result[unit][k][kind] for k in laps}
+            result[unit][key] = {f"tfvae/{other}": value["tfvae"] / value[other]
+                                 for other in ("plain_loop", "bound", "bound_with_adam")}
 
     print(f"\ndevice: {result['device']}; {result['cpu']}, {result['cores']} cores; "
           f"TF {tf.__version__}, Keras {keras.__version__}")
