@@ -96,3 +96,15 @@ def test_every_chapters_install_cell_pins_the_packages_release():
     for chapter in sorted((ROOT / "book").glob("*.ipynb")):
         installs = re.findall(r"git\+https://github\.com/[^/\s]+/[^@\s\"\\]+(@[^\s\"\\]*)?", chapter.read_text())
         assert installs == [f"@v{version}"], chapter.name
+
+
+def test_without_nbval_the_unit_tests_run_and_a_notebook_is_refused_by_name():
+    # pyproject.toml passes nbval's options on every run; conftest.py accepts them where nbval is missing.
+    import subprocess
+
+    run = [sys.executable, "-m", "pytest", "-p", "no:nbval", "-q"]
+    units = subprocess.run([*run, "tests/test_published.py"], capture_output=True, text=True, cwd=ROOT)
+    assert units.returncode == 0 and " passed" in units.stdout, units.stdout + units.stderr
+    notebooks = subprocess.run([*run, "book/00_preface.ipynb"], capture_output=True, text=True, cwd=ROOT)
+    assert notebooks.returncode == 1, notebooks.stdout + notebooks.stderr
+    assert "the notebooks run under nbval, which is not installed" in notebooks.stdout
