@@ -1,6 +1,6 @@
 """Redraw time of the live latent explorer: slider moved -> new PNG bytes ready.
 
-`tfvae.widgets.latent_explorer` redraws on every slider event (continuous_update), so a
+`tfvae.explore.latent_explorer` redraws on every slider event (continuous_update), so a
 redraw must stay well under the ~100 ms at which dragging feels sluggish. Here the explorer
 is built in-process (no front end: the widgets' messages go nowhere, so the time is the
 kernel's own work: decoding E[x|z], the picture's PNG and the pad's PNG) for the paper's
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfvae import models, widgets  # noqa: E402
+from tfvae import explore, models  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "explorer_redraw.json"
 WARM_UP = 5
@@ -50,10 +50,10 @@ def parts(explorer, repeats: int = 50) -> dict:
         t0 = time.perf_counter()
         means = explorer._decode(z).numpy()[0]
         t1 = time.perf_counter()
-        widgets.mean_image_png(means, explorer._zoom)
+        explore.live.mean_image_png(means, explorer._zoom)
         t2 = time.perf_counter()
         if explorer.pad is not None:
-            widgets._png(explorer._pad_picture())
+            explore.live._png(explorer._pad_picture())
         t3 = time.perf_counter()
         timings["decode"].append(t1 - t0)
         timings["image PNG"].append(t2 - t1)
@@ -65,7 +65,7 @@ def measure(latent_dim: int, moves: int, images: np.ndarray) -> dict:
     model = models.build(image_shape=(28, 28), latent_dim=latent_dim, hidden_units=500, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no widget front end": expected outside a kernel
-        explorer = widgets.latent_explorer(model, images, np.arange(len(images)) % 10)
+        explorer = explore.latent_explorer(model, images, np.arange(len(images)) % 10)
     slider = explorer.sliders[0]
     values = np.round(np.linspace(-2.9, 2.9, moves + WARM_UP), 2)
     values[1::2] = values[1::2][::-1]  # jump back and forth: every value differs from the last

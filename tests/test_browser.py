@@ -3,7 +3,7 @@
 Two sources of pages:
 * TFVAE_BOOK_HTML=<built book's html folder> (CI sets it after `jupyter-book build .`): the
   chapters that hold an explorer (01, 06, 10, 11). The expected image comes from the weights
-  exported in the page, decoded in NumPy (`tfvae.decoder_export.decode_exported`).
+  exported in the page, decoded in NumPy (`tfvae.explore.decoder_export.decode_exported`).
 * otherwise: a tiny book built here with the project's _config.yml, one notebook that trains a
   small VAE on scikit-learn's digits, saves it, and shows `static_explorer`; the expected
   image is the TensorFlow decoder's output of the saved model.
@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from chromium import CHROMIUM, LAUNCH_ARGS, missing_browser, skip_module_unless_runnable
-from tfvae import decoder_export, serialization
+from tfvae import serialization
+from tfvae.explore import decoder_export
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -38,17 +39,17 @@ TINY_NOTEBOOK = [
     ("markdown", "# A tiny explorer page\n\nThe decoder's mean is $\\mathbb{E}[x \\mid z]$ with\n\n"
                  "$$\np_\\theta(x \\mid z) = \\prod_i \\mathrm{Bernoulli}(x_i; \\sigma(f_\\theta(z))_i)\n$$ (eq-tiny)\n\n"
                  "and {eq}`eq-tiny` is what the sliders show."),
-    ("code", "from tfvae import data, models, serialization, training, widgets"),
+    ("code", "from tfvae import data, explore, models, serialization, training"),
     ("code", "ds = data.load('digits')\ntraining.set_seed(0)\n"
              "mlp = models.build(image_shape=ds.image_shape, latent_dim=3, hidden_units=64)\n"
              "conv = models.build(image_shape=ds.image_shape, latent_dim=2, architecture='conv')\n"
              "for name, model in [('mlp', mlp), ('conv', conv)]:\n"
              "    training.fit(model, ds, epochs=2, batch_size=50, binarization='static', validate=False)\n"
              "    serialization.save(model, f'{MODEL_DIR}/{name}')"),
-    ("code", "widgets.static_explorer(mlp, anchors=widgets.encoded_anchors(mlp, ds.test.x, ds.test.y, [0, 1, 2]))"),
+    ("code", "explore.static_explorer(mlp, anchors=explore.encoded_anchors(mlp, ds.test.x, ds.test.y, [0, 1, 2]))"),
     ("markdown", "Move a slider: the image above is decoded in the browser. Below, a convolutional decoder, "
                  "which the browser cannot run: a grid of images decoded in TensorFlow."),
-    ("code", "widgets.static_explorer(conv)"),
+    ("code", "explore.static_explorer(conv)"),
 ]
 
 
@@ -213,10 +214,10 @@ def test_explorer_in_built_page_decodes_like_tensorflow_and_math_renders_offline
 def test_explorers_mount_when_a_notebook_front_end_inserts_them_like_jupyterlab(browser):
     # JupyterLab sets an output's innerHTML (where scripts never run), replaces every <script>
     # with a fresh copy, and attaches the output; the copies run then, in order.
-    from tfvae import models, widgets
+    from tfvae import explore, models
 
     model = models.build(image_shape=(8, 8), latent_dim=3, hidden_units=16)
-    fragments = [widgets.static_explorer(model).data for _ in range(2)]
+    fragments = [explore.static_explorer(model).data for _ in range(2)]
     page = browser.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import data, gmvae, models, serialization, training
+from tfvae import data, models, serialization, training
+from tfvae.models import gmvae
 from tfvae.errors import InvalidInputError
 
 tfd = tfp.distributions

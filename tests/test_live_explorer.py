@@ -1,6 +1,6 @@
 """The live latent explorer (ipywidgets + ipyevents) in a real JupyterLab, driven by Chromium.
 
-tests/test_widgets.py drives `tfvae.widgets.latent_explorer` from Python only. Here a JupyterLab
+tests/test_widgets.py drives `tfvae.explore.latent_explorer` from Python only. Here a JupyterLab
 server (this environment's, on a free loopback port, with a random token, temporary root,
 config, data, runtime and home folders) runs a notebook that trains a tiny VAE on scikit-learn's
 digits, saves it and shows the explorer. Playwright opens the notebook, runs it through the
@@ -8,7 +8,7 @@ front end's Run menu, and then, with the pointer:
 
 * drags the z1 slider's handle: the picture must change and equal the decoder's mean at the z
   the sliders show, decoded here from the saved model and rendered to PNG by the widget's own
-  code (`tfvae.widgets.mean_image_png`);
+  code (`tfvae.explore.mean_image_png`);
 * clicks the pad (the scatter of encoded test images): the picture must jump to the decoded
   encoding of the test image nearest to the clicked point (the mapping of `LatentExplorer.pad_click`);
 * restarts the kernel from the Kernel menu: no traceback may appear; re-running the notebook
@@ -61,7 +61,7 @@ def _missing() -> str | None:
 skip_module_unless_runnable(_missing(), "the live explorer's browser test")
 import playwright.sync_api as sync_api  # noqa: E402  (after the skip)
 
-from tfvae import data, serialization, widgets  # noqa: E402  (after the skip: TensorFlow's import is slow)
+from tfvae import data, explore, serialization  # noqa: E402  (after the skip: TensorFlow's import is slow)
 
 NOTEBOOK = "explorer.ipynb"
 KERNEL_DISPLAY_NAME = "Python 3 (tfvae tests)"
@@ -79,7 +79,7 @@ CELLS = [
     "import sys\n"
     "assert sys.prefix == {prefix!r}, f'the kernel runs {{sys.prefix}}, not the test environment'\n"
     "from pathlib import Path\n"
-    "from tfvae import data, models, serialization, training, widgets\n"
+    "from tfvae import data, explore, models, serialization, training\n"
     "MODEL_DIR = Path({model_dir!r})",
     # Trained once; the run after a kernel restart loads the same weights instead of retraining.
     "ds = data.load('digits')\n"
@@ -91,7 +91,7 @@ CELLS = [
     "    training.fit(model, ds, epochs=5, batch_size=50, binarization='static', validate=False,\n"
     "                 jit_compile=False, verbose=0)\n"
     "    serialization.save(model, MODEL_DIR)",
-    "widgets.latent_explorer(model, ds.test.x, ds.test.y)",
+    "explore.latent_explorer(model, ds.test.x, ds.test.y)",
 ]
 
 
@@ -320,7 +320,7 @@ def wait_for_explorer(page, where: str) -> Explorer:
 def expected_picture(model, z, zoom) -> np.ndarray:
     """What the image widget must show at z: the saved model's mean, through the widget's PNG code."""
     means = model.decode(np.asarray(z, np.float32)[None]).mean().numpy()[0]
-    png = widgets.mean_image_png(means, zoom)
+    png = explore.live.mean_image_png(means, zoom)
     return np.asarray(Image.open(io.BytesIO(png))).astype(int)
 
 

@@ -1,6 +1,6 @@
 """The static latent explorer: the JavaScript decoder computes what TensorFlow computes.
 
-The JavaScript (tfvae/explorer.js) runs in Node here; tests/test_browser.py runs it in Chromium.
+The JavaScript (tfvae/explore/explorer.js) runs in Node here; tests/test_browser.py runs it in Chromium.
 """
 
 import json
@@ -14,10 +14,11 @@ import keras
 import numpy as np
 import pytest
 
-from tfvae import decoder_export, models, training, widgets
+from tfvae import explore, models, training
+from tfvae.explore import decoder_export
 
 NODE = shutil.which("node") or "/usr/bin/node"
-EXPLORER_JS = str(resources.files("tfvae").joinpath("explorer.js"))
+EXPLORER_JS = str(resources.files("tfvae.explore").joinpath("explorer.js"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 # Untrained (Glorot) weights are smaller than trained ones, which would flatter the 13-bit
@@ -56,7 +57,7 @@ def paper_model(latent_dim, likelihood="bernoulli", scale=WEIGHT_SCALE):
 @pytest.mark.parametrize("latent_dim", [2, 20])
 def test_javascript_decoder_matches_tensorflow_decoder(latent_dim, likelihood, tmp_path):
     model = paper_model(latent_dim, likelihood)
-    spec = spec_of(widgets.static_explorer(model).data)
+    spec = spec_of(explore.static_explorer(model).data)
     z = np.random.default_rng(1).normal(scale=1.5, size=(64, latent_dim)).astype(np.float32)
     in_tensorflow = model.decode(z).mean().numpy()
     in_javascript = node_decode(spec["decoder"], z, tmp_path)
@@ -92,7 +93,7 @@ def test_bit_packing_round_trips_every_value_including_the_extremes(bits):
 def test_untranslatable_decoder_error_names_the_layer_type():
     model = models.build(image_shape=(28, 28), latent_dim=5, architecture="conv")
     with pytest.raises(decoder_export.UntranslatableDecoderError, match="Conv2DTranspose") as caught:
-        widgets.static_explorer(model)
+        explore.static_explorer(model)
     assert "Dense layers with tanh/relu/sigmoid/linear activations" in str(caught.value)
     assert "latent_explorer" in str(caught.value)  # and it says what to use instead
 
@@ -106,7 +107,7 @@ def test_dense_layer_with_untranslatable_activation_is_named():
 
 def test_two_dimensional_untranslatable_decoder_falls_back_to_tensorflow_grid(tmp_path):
     model = models.build(image_shape=(28, 28), latent_dim=2, architecture="conv")
-    spec = spec_of(widgets.static_explorer(model, latent_range=2.0).data)
+    spec = spec_of(explore.static_explorer(model, latent_range=2.0).data)
     assert spec["mode"] == "grid" and "Conv2DTranspose" in spec["note"]
     grid = spec["grid"]
     job = tmp_path / "grid.json"
@@ -127,7 +128,7 @@ def test_page_weight_of_paper_decoder_is_at_most_one_megabyte():
     for latent_dim in (2, 20):
         model = models.build(image_shape=(28, 28), latent_dim=latent_dim)
         anchors = {f"encoded test image {i}": np.zeros(latent_dim) for i in range(10)}
-        sizes[latent_dim] = len(widgets.static_explorer(model, anchors=anchors).data.encode("utf-8"))
+        sizes[latent_dim] = len(explore.static_explorer(model, anchors=anchors).data.encode("utf-8"))
     print(f"explorer page weight in bytes: latent 2: {sizes[2]:,}; latent 20: {sizes[20]:,}")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "explorer_sizes.json").write_text(json.dumps(sizes))
@@ -136,27 +137,27 @@ def test_page_weight_of_paper_decoder_is_at_most_one_megabyte():
 
 def test_explorers_on_one_page_have_distinct_element_ids():
     model = models.build(image_shape=(8, 8), latent_dim=3, hidden_units=16)
-    ids = [re.findall(r'id="([^"]+)"', widgets.static_explorer(model).data) for _ in range(3)]
+    ids = [re.findall(r'id="([^"]+)"', explore.static_explorer(model).data) for _ in range(3)]
     flat = [i for page in ids for i in page]
     assert len(flat) == len(set(flat)) == 6  # each explorer: its root and its spec
 
 
 def test_sliders_can_drive_chosen_coordinates_when_latent_space_is_large():
     model = models.build(image_shape=(8, 8), latent_dim=12, hidden_units=16)
-    spec = spec_of(widgets.static_explorer(model, max_sliders=4).data)
+    spec = spec_of(explore.static_explorer(model, max_sliders=4).data)
     assert spec["slider_count"] == 4 and spec["latent_dim"] == 12
 
 
 def test_slider_range_widens_to_hold_every_anchor():
     model = models.build(image_shape=(8, 8), latent_dim=2, hidden_units=16)
-    spec = spec_of(widgets.static_explorer(model, anchors={"far": [4.2, 0.0]}, latent_range=3.0).data)
+    spec = spec_of(explore.static_explorer(model, anchors={"far": [4.2, 0.0]}, latent_range=3.0).data)
     assert spec["range"] >= 4.2
 
 
 def test_anchor_of_wrong_size_is_rejected_naming_it():
     model = models.build(image_shape=(8, 8), latent_dim=3, hidden_units=16)
     with pytest.raises(ValueError, match="anchor 'cluster 1' has shape \\(2,\\); expected \\(3,\\)"):
-        widgets.static_explorer(model, anchors={"cluster 1": [0.0, 1.0]})
+        explore.static_explorer(model, anchors={"cluster 1": [0.0, 1.0]})
 
 
 def test_prior_other_than_standard_normal_ships_draws_from_it():
@@ -168,20 +169,20 @@ def test_prior_other_than_standard_normal_ships_draws_from_it():
             return tfp.distributions.MultivariateNormalDiag(loc=[5.0, 5.0], scale_diag=[0.1, 0.1])
 
     model = ShiftedPrior(models.ModelConfig(image_shape=(8, 8), latent_dim=2, hidden_units=16))
-    spec = spec_of(widgets.static_explorer(model, latent_range=6.0).data)
+    spec = spec_of(explore.static_explorer(model, latent_range=6.0).data)
     draws = np.array(spec["prior"]["draws"])
-    assert spec["prior"]["kind"] == "draws" and draws.shape == (widgets.PRIOR_DRAWS, 2)
+    assert spec["prior"]["kind"] == "draws" and draws.shape == (explore.static.PRIOR_DRAWS, 2)
     assert abs(draws.mean() - 5.0) < 0.1  # 64 draws with sd 0.1: the mean's sd is 0.0125
 
 
 def test_standard_normal_prior_is_sampled_in_the_browser():
     model = models.build(image_shape=(8, 8), latent_dim=3, hidden_units=16)
-    assert spec_of(widgets.static_explorer(model).data)["prior"]["kind"] == "standard_normal"
+    assert spec_of(explore.static_explorer(model).data)["prior"]["kind"] == "standard_normal"
 
 
 def test_grid_fallback_for_large_images_keeps_the_page_under_one_megabyte():
     model = models.build(image_shape=(64, 64), latent_dim=2, architecture="conv")
-    fragment = widgets.static_explorer(model).data
+    fragment = explore.static_explorer(model).data
     spec = spec_of(fragment)
     assert spec["mode"] == "grid" and spec["grid"]["n"] % 2 == 1  # odd: z = 0 is a grid point
     assert len(fragment.encode("utf-8")) <= 1_000_000
@@ -190,4 +191,4 @@ def test_grid_fallback_for_large_images_keeps_the_page_under_one_megabyte():
 def test_an_explorer_heavier_than_one_megabyte_warns():
     model = models.build(image_shape=(40, 40), latent_dim=4, hidden_units=500)  # 500 x 1600 weights: 1.7 MB
     with pytest.warns(UserWarning, match="adds .* bytes to the page"):
-        widgets.static_explorer(model)
+        explore.static_explorer(model)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfvae import data, models, widgets
+from tfvae import data, explore, models
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def model():
 def build(model, **kwargs):
     # pytest runs outside a kernel: the explorer must warn that nothing can show it here.
     with pytest.warns(UserWarning, match="no widget front end"):
-        return widgets.latent_explorer(model, **kwargs)
+        return explore.latent_explorer(model, **kwargs)
 
 
 def shown_image(explorer) -> np.ndarray:
@@ -111,7 +111,7 @@ def test_any_decoder_architecture_works_live():
 
 def test_without_a_front_end_it_says_what_to_do_instead(model, capsys):
     explorer = build(model)
-    assert widgets.has_widget_front_end() is False
+    assert explore.has_widget_front_end() is False
     explorer._ipython_display_()
     printed = capsys.readouterr().out
     assert "no widget front end" in printed and "static_explorer" in printed
@@ -119,8 +119,8 @@ def test_without_a_front_end_it_says_what_to_do_instead(model, capsys):
 
 def test_missing_ipywidgets_gives_a_clear_error(model, monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
-    with pytest.raises(widgets.WidgetsUnavailableError, match="ipywidgets is not installed.*static_explorer"):
-        widgets.latent_explorer(model)
+    with pytest.raises(explore.WidgetsUnavailableError, match="ipywidgets is not installed.*static_explorer"):
+        explore.latent_explorer(model)
 
 
 def test_z_of_the_wrong_size_is_rejected(model):
@@ -178,13 +178,13 @@ def test_moving_a_slider_clears_the_status_naming_a_test_image(model, digits):
 @pytest.mark.parametrize("latent_range", [0, -1.0, float("nan"), "3"])
 def test_a_bad_latent_range_is_rejected(model, latent_range):
     with pytest.raises(ValueError, match="latent_range must be a finite number > 0"):
-        widgets.latent_explorer(model, latent_range=latent_range)
+        explore.latent_explorer(model, latent_range=latent_range)
 
 
 def test_the_picture_is_the_png_of_mean_image_png(model):
     explorer = build(model)
     explorer.sliders[1].value = -0.75
-    assert explorer.image.value == widgets.mean_image_png(explorer.pixels, explorer._zoom)
+    assert explorer.image.value == explore.live.mean_image_png(explorer.pixels, explorer._zoom)
     picture = np.asarray(Image.open(io.BytesIO(explorer.image.value)))
     assert picture.shape == (8 * explorer._zoom, 8 * explorer._zoom) and picture.dtype == np.uint8
 

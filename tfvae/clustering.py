@@ -81,7 +81,7 @@ def effective_clusters(y_pred, k: int) -> float:
 
     k when every cluster holds the same share, 1 when one cluster holds everything. With q(y) the
     shares and p(y) uniform, KL(q(y) || p(y)) = log k - H(q(y)), so this is k exp(-KL(q(y) || p(y))):
-    the quantity the GMVAE's marginal cluster term (`tfvae.gmvae`) keeps near k.
+    the quantity the GMVAE's marginal cluster term (`tfvae.models.gmvae`) keeps near k.
     Shapes: (n,) integer cluster labels in [0, k) -> float in [1, k].
     """
     k = validation.positive_int(k, "k")

@@ -14,6 +14,9 @@ Three datasets are known by name:
 The validation split is always carved from the training images, never from the test
 set. Binarization is ``"none"``, ``"static"`` (one Bernoulli draw, fixed once) or
 ``"dynamic"`` (a fresh draw every epoch, as Burda et al. (2016) train).
+
+`synthetic_sequences` generates the time series the sequence models (`tfvae.models.vrnn`)
+train on: not images, and not real data.
 """
 
 from __future__ import annotations
@@ -232,6 +235,28 @@ def pooled_for_linear_gaussian(images) -> np.ndarray:
     """
     x = validation.images(images, "images")
     return average_pooled(x, factor=2 if x.shape[1:] == (28, 28) else 1)
+
+
+def synthetic_sequences(n: int, steps: int = 40, *, seed: int = 0, noise: float = 0.05) -> np.ndarray:
+    """A synthetic time series with a hidden, persistent random regime (not real data).
+
+    Each sequence is a sine wave whose amplitude jumps at random times between 0.3 and 1
+    (a two-state Markov chain, switch probability 0.05 per step), with random frequency
+    and phase and small Gaussian noise: the next value depends on the hidden past, which
+    is what a sequential prior can learn and N(0, I) at every step cannot.
+
+    Shapes: -> (n, steps, 1) float32. Deterministic for a seed.
+    """
+    n, steps = validation.positive_int(n, "n"), validation.positive_int(steps, "steps")
+    rng = np.random.default_rng([seed, 11])
+    frequency = rng.uniform(0.15, 0.35, size=(n, 1))
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
+    switches = rng.random((n, steps)) < 0.05
+    state = (rng.random((n, 1)) < 0.5) ^ (np.cumsum(switches, axis=1) % 2 == 1)
+    amplitude = np.where(state, 1.0, 0.3)
+    t = np.arange(steps)[None, :]
+    x = amplitude * np.sin(frequency * t + phase) + noise * rng.normal(size=(n, steps))
+    return x[..., None].astype(np.float32)
 
 
 def load(name: str, *, data_dir: str | os.PathLike | None = None, validation_size: int | float = 5000,

@@ -1,7 +1,7 @@
 """The decoder's mean, E[x|z], as numbers a browser can evaluate without TensorFlow.
 
-A static page has no kernel, so the explorer in `tfvae.widgets.static_explorer` runs the
-decoder in JavaScript (`tfvae/explorer.js`). This module writes the decoder's dense layers
+A static page has no kernel, so the explorer in `tfvae.explore.static_explorer` runs the
+decoder in JavaScript (`tfvae/explore/explorer.js`). This module writes the decoder's dense layers
 into a JSON-ready dict and holds `decode_exported`, the same computation in NumPy, which
 the tests use to check the JavaScript.
 

@@ -1,78 +1,27 @@
-"""Structured priors: the learned mixture prior VAE and the small VRNN."""
+"""The variational RNN and its linear-Gaussian check (tfvae.models.vrnn), and the sequences it trains on."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import data, models, objectives, priors, serialization, training
+from tfvae import data
 from tfvae.errors import InvalidInputError
+from tfvae.models import vrnn
 
 tfd = tfp.distributions
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
-
-
-def test_mixture_prior_is_a_normalized_density_with_learned_parts():
-    model = models.build(kind="vae_mixture_prior", image_shape=(8, 8), latent_dim=2, hidden_units=16,
-                         extra={"components": 3})
-    prior = model.prior
-    assert prior.event_shape == (2,)
-    # Integrate the density on a grid wide enough to hold all of its mass: it sums to 1.
-    grid = np.linspace(-8, 8, 401)
-    zz = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2).astype(np.float32)
-    mass = np.exp(prior.log_prob(zz).numpy()).sum() * (grid[1] - grid[0]) ** 2
-    assert mass == pytest.approx(1.0, abs=1e-3)  # the Riemann sum's error at step 0.04 is far below this
-    names = {v.name for v in model.trainable_variables}
-    assert {"prior_logits", "prior_means", "prior_log_scales"} <= {n.split("/")[-1].split(":")[0] for n in names}
-
-
-def test_mixture_prior_elbo_is_the_sampled_kl_estimator(digits):
-    model = models.build(kind="vae_mixture_prior", image_shape=(8, 8), latent_dim=2, hidden_units=16,
-                         extra={"components": 3})
-    x = digits.binarized("train")[:8]
-    seed = tf.constant([1, 2])
-    terms = model.elbo(x, seed=seed)
-    q = model.encode(x)
-    z = q.sample(1, seed=seed)
-    expected = model.decode(z).log_prob(x)[0] + model.prior.log_prob(z)[0] - q.log_prob(z)[0]
-    np.testing.assert_allclose(terms.elbo, expected, rtol=1e-5, atol=1e-4)
-
-
-def test_mixture_prior_vae_trains_saves_and_loads(digits, tmp_path):
-    training.set_seed(0)
-    model = models.build(kind="vae_mixture_prior", image_shape=(8, 8), latent_dim=2, hidden_units=32,
-                         extra={"components": 4})
-    before = model.prior_means.numpy().copy()
-    history = training.fit(model, digits, epochs=5, binarization="static", verbose=0)
-    assert np.all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0]
-    assert not np.allclose(model.prior_means.numpy(), before)  # the prior itself was learned
-    serialization.save(model, tmp_path / "m")
-    loaded = serialization.load(tmp_path / "m")
-    np.testing.assert_array_equal(loaded.prior_means.numpy(), model.prior_means.numpy())
-    z = np.zeros((1, 2), np.float32)
-    np.testing.assert_allclose(loaded.prior.log_prob(z), model.prior.log_prob(z), rtol=1e-6)
-
-
-def test_mixture_prior_needs_two_components():
-    with pytest.raises(InvalidInputError, match="components"):
-        models.build(kind="vae_mixture_prior", image_shape=(8, 8), latent_dim=2, hidden_units=8,
-                     extra={"components": 1})
-
-
 def test_synthetic_sequences_are_deterministic_and_shaped():
-    a, b = priors.synthetic_sequences(50, 30, seed=3), priors.synthetic_sequences(50, 30, seed=3)
+    a, b = data.synthetic_sequences(50, 30, seed=3), data.synthetic_sequences(50, 30, seed=3)
     assert a.shape == (50, 30, 1) and a.dtype == np.float32
     assert np.array_equal(a, b)
-    assert not np.array_equal(a, priors.synthetic_sequences(50, 30, seed=4))
+    assert not np.array_equal(a, data.synthetic_sequences(50, 30, seed=4))
 
 
 def test_vrnn_elbo_is_a_sum_of_per_step_terms():
-    model = priors.VRNN(latent_dim=2, state_dim=8, hidden_units=8)
-    x = priors.synthetic_sequences(5, 6)
+    model = vrnn.VRNN(latent_dim=2, state_dim=8, hidden_units=8)
+    x = data.synthetic_sequences(5, 6)
     seed = tf.constant([0, 7])
     terms = model.elbo(x, seed=seed)
     # The same computation written out step by step with TFP's own KL.
@@ -90,9 +39,9 @@ def test_vrnn_elbo_is_a_sum_of_per_step_terms():
 
 def test_vrnn_training_raises_the_elbo_and_generates_sequences():
     tf.keras.utils.set_random_seed(0)
-    x = priors.synthetic_sequences(256, 20, seed=0)
-    model = priors.VRNN(latent_dim=2, state_dim=16, hidden_units=16)
-    history = priors.fit_sequences(model, x, epochs=6, batch_size=32)
+    x = data.synthetic_sequences(256, 20, seed=0)
+    model = vrnn.VRNN(latent_dim=2, state_dim=16, hidden_units=16)
+    history = vrnn.fit_sequences(model, x, epochs=6, batch_size=32)
     assert np.all(np.isfinite(history["elbo"]))
     # Six epochs move the per-sequence ELBO by far more than its minibatch noise (a few nats).
     assert history["elbo"][-1] > history["elbo"][0] + 5
@@ -101,7 +50,7 @@ def test_vrnn_training_raises_the_elbo_and_generates_sequences():
 
 
 def test_vrnn_without_sequential_prior_uses_a_standard_normal():
-    model = priors.VRNN(latent_dim=3, state_dim=4, hidden_units=4, sequential_prior=False)
+    model = vrnn.VRNN(latent_dim=3, state_dim=4, hidden_units=4, sequential_prior=False)
     p = model.step_prior(tf.random.normal([2, 4]))
     np.testing.assert_array_equal(p.mean(), np.zeros((2, 3)))
     np.testing.assert_array_equal(p.stddev(), np.ones((2, 3)))
@@ -109,13 +58,13 @@ def test_vrnn_without_sequential_prior_uses_a_standard_normal():
 
 def test_vrnn_rejects_badly_shaped_sequences():
     with pytest.raises(InvalidInputError, match="shape"):
-        priors.fit_sequences(priors.VRNN(), np.zeros((4, 5)), epochs=1)
+        vrnn.fit_sequences(vrnn.VRNN(), np.zeros((4, 5)), epochs=1)
 
 
 # --- the linear-Gaussian VRNN: the VRNN's ELBO against a Kalman filter --------------------------
 
 def linear_gaussian_vrnn():
-    return priors.LinearGaussianVRNN([[0.9, 0.2], [-0.3, 0.8]], [0.3, 0.2], [1.0, 0.7], [0.1, 0.2])
+    return vrnn.LinearGaussianVRNN([[0.9, 0.2], [-0.3, 0.8]], [0.3, 0.2], [1.0, 0.7], [0.1, 0.2])
 
 
 def gap_to_exact(model, length, n=300, repeats=50):
@@ -137,7 +86,7 @@ def test_longer_sequences_are_strictly_bounded_by_the_kalman_log_likelihood():
 
 
 def test_a_vrnn_whose_kl_is_dropped_no_longer_matches_the_kalman_filter(monkeypatch):
-    monkeypatch.setattr(priors.objectives, "gaussian_kl", lambda *args: tf.zeros(tf.shape(args[0])[:-1]))
+    monkeypatch.setattr(vrnn.objectives, "gaussian_kl", lambda *args: tf.zeros(tf.shape(args[0])[:-1]))
     mean, se = gap_to_exact(linear_gaussian_vrnn(), 1)
     assert abs(mean) > 3 * se
 
@@ -149,4 +98,4 @@ def test_bad_linear_gaussian_settings_are_refused_by_name(bad):
                     observation_scale=[1.0, 0.7], observation_variance=[0.1, 0.2])
     settings.update(bad)
     with pytest.raises(InvalidInputError, match=next(iter(bad))):
-        priors.LinearGaussianVRNN(**settings)
+        vrnn.LinearGaussianVRNN(**settings)

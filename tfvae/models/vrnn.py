@@ -1,11 +1,5 @@
-"""Structured priors: a prior learned as a mixture of Gaussians, and a sequential prior for time series.
+"""A sequential prior for time series: the variational RNN, and a linear-Gaussian one to check it.
 
-* `MixturePriorVAE` (kind "vae_mixture_prior"): the VAE of `tfvae.models` with p(z) a mixture
-  of K diagonal Gaussians whose weights, means and variances are learned with the rest
-  (the "mixture of Gaussians prior" Tomczak & Welling (2018) compare their VampPrior with).
-  The KL to a mixture has no closed form, so the ELBO uses the Monte Carlo estimate of
-  eq. {eq}`eq-sgvb-mc`; `tfvae.objectives.elbo` picks it because the prior is not a
-  single Gaussian.
 * `VRNN`: the variational recurrent neural network of Chung et al. (2015), small, for
   real-valued sequences x_1..T. A recurrent state h_t summarizes the past; the prior of the
   step's latent z_t depends on it, so the prior is a learned process rather than N(0, I):
@@ -20,6 +14,8 @@
   the comparison that isolates what the learned prior adds.
 * `LinearGaussianVRNN`: a VRNN whose parts are all linear-Gaussian, a state-space model
   whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
+* `fit_sequences`: trains either on arrays of sequences (`tfvae.data.synthetic_sequences`
+  makes some).
 """
 
 from __future__ import annotations
@@ -29,45 +25,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import models, objectives, validation
+from tfvae import objectives, validation
 from tfvae.errors import InvalidInputError
 
 tfd = tfp.distributions
-
-DEFAULT_PRIOR_COMPONENTS = 10
-
-
-@models.register("vae_mixture_prior")
-class MixturePriorVAE(models.VAE):
-    """A VAE whose prior p(z) = sum_k w_k N(m_k, diag s_k^2) is learned (config.extra["components"] = K).
-
-    Everything else (encoder, decoder, `encode`, `decode`, `elbo`, `sample`) is the VAE's.
-    """
-
-    @property
-    def components(self) -> int:
-        k = validation.positive_int(self.config.extra.get("components", DEFAULT_PRIOR_COMPONENTS), "components")
-        if k < 2:
-            raise InvalidInputError(f"a mixture prior needs components >= 2, got {k}")
-        return k
-
-    def create_state(self):
-        super().create_state()
-        k, d = self.components, self.latent_dim
-        self.prior_logits = self.add_weight(shape=(k,), name="prior_logits", initializer="zeros")
-        # Means spread like draws from N(0, I): the mixture starts close to the standard prior.
-        self.prior_means = self.add_weight(
-            shape=(k, d), name="prior_means",
-            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.config.seed))
-        self.prior_log_scales = self.add_weight(shape=(k, d), name="prior_log_scales", initializer="zeros")
-
-    @property
-    def prior(self):
-        """p(z): the learned mixture of K diagonal Gaussians, event shape (d,)."""
-        return tfd.MixtureSameFamily(
-            tfd.Categorical(logits=tf.convert_to_tensor(self.prior_logits)),
-            tfd.MultivariateNormalDiag(loc=tf.convert_to_tensor(self.prior_means),
-                                       scale_diag=tf.exp(tf.convert_to_tensor(self.prior_log_scales))))
 
 
 class VRNN(keras.Model):
@@ -296,25 +257,3 @@ def _sequences(x, x_dim, name):
     if not np.isfinite(x).all():
         raise InvalidInputError(f"{name} sequences contain NaN or infinite values")
     return x
-
-
-def synthetic_sequences(n: int, steps: int = 40, *, seed: int = 0, noise: float = 0.05) -> np.ndarray:
-    """A synthetic time series with a hidden, persistent random regime (not real data).
-
-    Each sequence is a sine wave whose amplitude jumps at random times between 0.3 and 1
-    (a two-state Markov chain, switch probability 0.05 per step), with random frequency
-    and phase and small Gaussian noise: the next value depends on the hidden past, which
-    is what a sequential prior can learn and N(0, I) at every step cannot.
-
-    Shapes: -> (n, steps, 1) float32. Deterministic for a seed.
-    """
-    n, steps = validation.positive_int(n, "n"), validation.positive_int(steps, "steps")
-    rng = np.random.default_rng([seed, 11])
-    frequency = rng.uniform(0.15, 0.35, size=(n, 1))
-    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
-    switches = rng.random((n, steps)) < 0.05
-    state = (rng.random((n, 1)) < 0.5) ^ (np.cumsum(switches, axis=1) % 2 == 1)
-    amplitude = np.where(state, 1.0, 0.3)
-    t = np.arange(steps)[None, :]
-    x = amplitude * np.sin(frequency * t + phase) + noise * rng.normal(size=(n, steps))
-    return x[..., None].astype(np.float32)

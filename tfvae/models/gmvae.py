@@ -41,7 +41,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import models, networks, objectives, validation
+from tfvae import networks, objectives, validation
+from tfvae.models.base import LatentVariableModel, register
 
 tfd = tfp.distributions
 
@@ -70,8 +71,8 @@ def mixture_elbo(log_q_y, reconstruction, kl_z, log_p_y):
     return objectives.ElboTerms(expected_reconstruction - kl, expected_reconstruction, kl)
 
 
-@models.register("gmvae")
-class GMVAE(models.LatentVariableModel):
+@register("gmvae")
+class GMVAE(LatentVariableModel):
     """Gaussian-mixture VAE with K clusters.
 
     config.extra: "components" (K, default 10); "cluster_kl": "exact" (train on the ELBO,

@@ -1,4 +1,4 @@
-/* The static latent explorer of tfvae.widgets.static_explorer: sliders over z, the decoder's
+/* The static latent explorer of tfvae.explore.static_explorer: sliders over z, the decoder's
  * mean E[x|z] drawn on a canvas, computed here in the browser from weights exported by
  * tfvae/decoder_export.py (no kernel, no network).
  *
