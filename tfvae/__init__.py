@@ -31,6 +31,9 @@ Each module is one concept of the book:
   book (`static_explorer`, decoder exported by `tfvae.explore.decoder_export`) and ipywidgets for a live kernel.
 * `tfvae.cli`: the `tfvae` command: `train`, `evaluate`, `sample`, `data fetch`.
 * `tfvae.config`: every environment variable tfvae reads (quick mode, data folder, fallback, progress bars).
+* `tfvae.choices`: the names of every option (data sets, architectures, objectives, ...), read by the
+  library and the `tfvae` command alike; `tfvae.checks`: argument checks; `tfvae.errors`: the
+  exceptions, each naming its problem; `tfvae.files`: atomic writes.
 * `tfvae.notebook`: the pages' helpers: data notices, tables, glued numbers.
 """
 

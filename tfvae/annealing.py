@@ -19,7 +19,7 @@ import numbers
 
 import keras
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.errors import InvalidInputError
 
 UNITS = ("epoch", "step")
@@ -34,7 +34,7 @@ def warmup_weight(t, warmup: int, *, start: float = 0.0, target: float = 1.0) ->
     Returns:
       The KL weight, a float.
     """
-    warmup = validation.positive_int(warmup, "warmup")
+    warmup = checks.positive_int(warmup, "warmup")
     if isinstance(t, bool) or not (isinstance(t, numbers.Real) and t >= 0):
         raise InvalidInputError(f"t must be a number >= 0, got {t!r}")
     return start + (target - start) * min(1.0, t / warmup)
@@ -54,8 +54,8 @@ class KLWarmup(keras.callbacks.Callback):
 
     def __init__(self, warmup: int, *, unit: str = "epoch", start: float = 0.0, target: float = 1.0):
         super().__init__()
-        self.warmup = validation.positive_int(warmup, "warmup")
-        self.unit = validation.one_of(unit, UNITS, "warm-up unit")
+        self.warmup = checks.positive_int(warmup, "warmup")
+        self.unit = checks.one_of(unit, UNITS, "warm-up unit")
         for name, value in (("start", start), ("target", target)):
             if isinstance(value, bool) or not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
                 raise InvalidInputError(f"{name} must be a finite number >= 0, got {value!r}")

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import tfvae
-from tfvae import files, validation
+from tfvae import checks, files
 from tfvae.choices import (ARCHITECTURES, BINARIZATIONS, DATASETS, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES,
                            OPTIMIZERS, SPLITS, STRATEGIES)
 from tfvae.errors import CheckpointError, InvalidInputError, TfvaeError
@@ -283,16 +283,16 @@ def _check_train_arguments(args, check_folder: bool = True) -> Path:
     which may already have written its run.json there. Returns the run folder.
     """
     for name in ("epochs", "batch_size", "latent_dim", "hidden_units"):
-        validation.positive_int(getattr(args, name), _option(name))
+        checks.positive_int(getattr(args, name), _option(name))
     for name in ("max_train", "steps_per_execution"):  # None means "all" and "automatic"
         if getattr(args, name) is not None:
-            validation.positive_int(getattr(args, name), _option(name))
+            checks.positive_int(getattr(args, name), _option(name))
     _positive_float(args.learning_rate, "--learning-rate")
     if args.iwae_k is not None:
         if args.objective != "iwae":
             raise InvalidInputError(f"--iwae-k applies only with --objective iwae, not with --objective "
                                     f"{args.objective}")
-        validation.positive_int(args.iwae_k, "--iwae-k")
+        checks.positive_int(args.iwae_k, "--iwae-k")
     elif args.objective == "iwae":
         args.iwae_k = DEFAULT_IWAE_K
     if not (math.isfinite(args.beta) and args.beta >= 0):
@@ -338,8 +338,8 @@ def _remove_unstarted_run(out: Path, created: list):
 
 
 def evaluate_command(args):
-    k = validation.positive_int(args.k, "--k")
-    max_images = None if args.max_images is None else validation.positive_int(args.max_images, "--max-images")
+    k = checks.positive_int(args.k, "--k")
+    max_images = None if args.max_images is None else checks.positive_int(args.max_images, "--max-images")
 
     from tfvae import data, evaluation, serialization
 
@@ -355,7 +355,7 @@ def evaluate_command(args):
 
 
 def sample_command(args):
-    n = validation.positive_int(args.n, "--n")
+    n = checks.positive_int(args.n, "--n")
     out = _check_image_file(Path(args.out), "--out")
 
     import matplotlib

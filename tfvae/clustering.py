@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.errors import InvalidInputError
 
 
@@ -84,7 +84,7 @@ def effective_clusters(y_pred, k: int) -> float:
     the quantity the GMVAE's marginal cluster term (`tfvae.models.gmvae`) keeps near k.
     Shapes: (n,) integer cluster labels in [0, k) -> float in [1, k].
     """
-    k = validation.positive_int(k, "k")
+    k = checks.positive_int(k, "k")
     _, y_pred = _labels(y_pred, y_pred)
     if y_pred.max() >= k:
         raise InvalidInputError(f"y_pred holds cluster {int(y_pred.max())}, outside [0, {k})")
@@ -119,7 +119,7 @@ def kmeans_baseline(features, k: int, seed: int = 0, n_init: int = 10) -> np.nda
     """
     from sklearn.cluster import KMeans
 
-    k = validation.positive_int(k, "k")
+    k = checks.positive_int(k, "k")
     features = np.asarray(features, np.float64)
     features = features.reshape(len(features), -1)
     if len(features) < k:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae import config, mnist_cache, validation
+from tfvae import checks, config, mnist_cache
 from tfvae.choices import BINARIZATIONS, DATASETS, SPLITS  # re-exported: the names checked here
 from tfvae.errors import DataFormatError, DatasetUnavailableError, InvalidInputError
 
@@ -101,7 +101,7 @@ class ImageDataset:
         return DISPLAY_NAMES[self.name]
 
     def split(self, name: str) -> Split:
-        validation.one_of(name, SPLITS, "split")
+        checks.one_of(name, SPLITS, "split")
         return getattr(self, name)
 
     def sha256(self) -> dict:
@@ -163,8 +163,8 @@ class ImageDataset:
         import tensorflow as tf
 
         data = self.split(split)
-        batch_size = validation.positive_int(batch_size, "batch_size")
-        validation.one_of(binarization, BINARIZATIONS, "binarization")
+        batch_size = checks.positive_int(batch_size, "batch_size")
+        checks.one_of(binarization, BINARIZATIONS, "binarization")
         shuffle = (split == "train") if shuffle is None else shuffle
         x, y = data.x, data.y
         if binarization == "dynamic" and split == "train":
@@ -207,7 +207,7 @@ def binarize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
 
     The draw is a function of (seed, epoch) only. Shapes: (n, h, w) -> (n, h, w), float32.
     """
-    x = validation.images(x, binary_range=True)
+    x = checks.images(x, binary_range=True)
     rng = np.random.default_rng([seed, epoch + 2])
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
@@ -218,8 +218,8 @@ def average_pooled(images, factor: int = 2) -> np.ndarray:
     The linear-Gaussian chapters work on smaller images so that their D x D covariances
     stay cheap: (n, 28, 28) -> (n, 196) with factor 2. Shapes: (n, h, w) -> (n, h/f * w/f).
     """
-    x = validation.images(images, "images")
-    factor = validation.positive_int(factor, "factor")
+    x = checks.images(images, "images")
+    factor = checks.positive_int(factor, "factor")
     if x.ndim != 3 or x.shape[1] % factor or x.shape[2] % factor:
         raise InvalidInputError(f"images of shape {x.shape} cannot be pooled in {factor} x {factor} blocks; "
                                 "give (n, h, w) with h and w multiples of factor")
@@ -233,7 +233,7 @@ def pooled_for_linear_gaussian(images) -> np.ndarray:
     28 x 28 images are average-pooled in 2 x 2 blocks to D = 196 pixels, so that the D x D
     covariances stay cheap; the 8 x 8 digits are small enough and are only flattened.
     """
-    x = validation.images(images, "images")
+    x = checks.images(images, "images")
     return average_pooled(x, factor=2 if x.shape[1:] == (28, 28) else 1)
 
 
@@ -247,7 +247,7 @@ def synthetic_sequences(n: int, steps: int = 40, *, seed: int = 0, noise: float 
 
     Shapes: -> (n, steps, 1) float32. Deterministic for a seed.
     """
-    n, steps = validation.positive_int(n, "n"), validation.positive_int(steps, "steps")
+    n, steps = checks.positive_int(n, "n"), checks.positive_int(steps, "steps")
     rng = np.random.default_rng([seed, 11])
     frequency = rng.uniform(0.15, 0.35, size=(n, 1))
     phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
@@ -276,7 +276,7 @@ def load(name: str, *, data_dir: str | os.PathLike | None = None, validation_siz
       MNIST or Fashion-MNIST can be found neither locally nor through Keras;
       DataFormatError for a corrupt IDX file.
     """
-    validation.one_of(name, DATASETS, "dataset")
+    checks.one_of(name, DATASETS, "dataset")
     if name == "digits":
         (x_train, y_train), (x_test, y_test), source = _digits()
     else:
@@ -286,7 +286,7 @@ def load(name: str, *, data_dir: str | os.PathLike | None = None, validation_siz
     order = np.random.default_rng(seed).permutation(len(x_train))
     val_idx, train_idx = order[:n_val], np.sort(order[n_val:])
     if max_train is not None:
-        train_idx = train_idx[:validation.positive_int(max_train, "max_train")]
+        train_idx = train_idx[:checks.positive_int(max_train, "max_train")]
     return ImageDataset(
         name=name,
         train=Split(x_train[train_idx], y_train[train_idx]),
@@ -309,11 +309,11 @@ def load_for_book(preferred: str = "mnist", **kwargs) -> ImageDataset:
     """
     chain = {"mnist": ["mnist", "fashion_mnist", "digits"],
              "fashion_mnist": ["fashion_mnist", "digits"],
-             "digits": ["digits"]}[validation.one_of(preferred, DATASETS, "dataset")]
+             "digits": ["digits"]}[checks.one_of(preferred, DATASETS, "dataset")]
     start = config.book_fallback()
     if start:
         # Testing a fallback: behave as if every dataset before `start` in the chain were unavailable.
-        validation.one_of(start, DATASETS, f"${config.BOOK_FALLBACK_ENV}")
+        checks.one_of(start, DATASETS, f"${config.BOOK_FALLBACK_ENV}")
         chain = chain[chain.index(start):] if start in chain else chain
     for name in chain:
         try:

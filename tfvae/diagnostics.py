@@ -17,15 +17,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae import objectives, validation
+from tfvae import checks, objectives
 
 ACTIVITY_THRESHOLD = 0.01  # Burda et al. (2016), section 5.2
 
 
 def posterior_means(model, images, *, batch_size: int = 1000) -> np.ndarray:
     """E_{q(z|x)}[z] for every image. Shapes: (n, h, w) -> (n, d)."""
-    x = validation.images(images, "images", image_shape=model.image_shape)
-    batch_size = validation.positive_int(batch_size, "batch_size")
+    x = checks.images(images, "images", image_shape=model.image_shape)
+    batch_size = checks.positive_int(batch_size, "batch_size")
     return np.concatenate([model.encode(x[i:i + batch_size]).mean().numpy() for i in range(0, len(x), batch_size)])
 
 
@@ -36,7 +36,7 @@ def unit_activity(model, images, *, batch_size: int = 1000) -> np.ndarray:
     """
     means = posterior_means(model, images, batch_size=batch_size)
     if len(means) < 2:
-        raise validation.InvalidInputError("unit activity is a variance over images; pass at least 2 images")
+        raise checks.InvalidInputError("unit activity is a variance over images; pass at least 2 images")
     return means.var(axis=0, ddof=1)
 
 
@@ -51,8 +51,8 @@ def mean_kl_per_dimension(model, images, *, batch_size: int = 1000) -> np.ndarra
     `objectives.kl_per_dimension` (the terms of eq. {eq}`eq-kl-diag`) averaged over x;
     the entries sum to the average KL term of the ELBO. Shapes: (n, h, w) -> (d,), nats.
     """
-    x = validation.images(images, "images", image_shape=model.image_shape)
-    batch_size = validation.positive_int(batch_size, "batch_size")
+    x = checks.images(images, "images", image_shape=model.image_shape)
+    batch_size = checks.positive_int(batch_size, "batch_size")
     total = 0.0
     for i in range(0, len(x), batch_size):
         total += tf.reduce_sum(objectives.kl_per_dimension(model.encode(x[i:i + batch_size]), model.prior), axis=0)
@@ -74,10 +74,10 @@ class BoundCurve(keras.callbacks.Callback):
 
     def __init__(self, train_images, test_images, *, batch_size: int, points_per_decade: int = 4):
         super().__init__()
-        self.train_images = tf.constant(validation.images(train_images, "train_images"))
-        self.test_images = tf.constant(validation.images(test_images, "test_images"))
-        self.batch_size = validation.positive_int(batch_size, "batch_size")
-        self.points_per_decade = validation.positive_int(points_per_decade, "points_per_decade")
+        self.train_images = tf.constant(checks.images(train_images, "train_images"))
+        self.test_images = tf.constant(checks.images(test_images, "test_images"))
+        self.batch_size = checks.positive_int(batch_size, "batch_size")
+        self.points_per_decade = checks.positive_int(points_per_decade, "points_per_decade")
         self.samples: list[int] = []
         self.train: list[float] = []
         self.test: list[float] = []

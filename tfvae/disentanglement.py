@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.errors import InvalidInputError
 
 
 def discretize(codes, bins: int = 20) -> np.ndarray:
     """Cut each column of `codes` into `bins` equal-width bins. Shapes: (n, d) -> (n, d) int64 in [0, bins)."""
-    bins = validation.positive_int(bins, "bins")
+    bins = checks.positive_int(bins, "bins")
     codes = np.asarray(codes, np.float64)
     low, high = codes.min(axis=0), codes.max(axis=0)
     width = np.where(high > low, (high - low) / bins, 1.0)

@@ -24,7 +24,7 @@ import os
 
 import tensorflow as tf
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.choices import STRATEGIES  # re-exported: the names checked here
 
 # How long one all-reduce may wait for its peers. A step of the models here takes well
@@ -35,7 +35,7 @@ COLLECTIVE_TIMEOUT_SECONDS = 60
 
 def strategy(name: str = "auto") -> tf.distribute.Strategy:
     """The strategy called `name` (see the module docstring)."""
-    validation.one_of(name, STRATEGIES, "strategy")
+    checks.one_of(name, STRATEGIES, "strategy")
     if name == "auto":
         if os.environ.get("TF_CONFIG"):
             name = "multiworker"
@@ -64,7 +64,7 @@ def split_cpu(n: int = 2):
 
     Must run before TensorFlow initializes its devices (before any op runs).
     """
-    n = validation.positive_int(n, "n")
+    n = checks.positive_int(n, "n")
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
     return tf.config.list_logical_devices("CPU")

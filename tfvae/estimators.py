@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import validation
+from tfvae import checks
 
 tfd = tfp.distributions
 
@@ -39,7 +39,7 @@ def naive_log_evidence(x, decode: Callable, prior, *, n_samples: int, seed=None)
     Returns:
       (batch,) estimates of log p(x), in nats.
     """
-    n_samples = validation.positive_int(n_samples, "n_samples")
+    n_samples = checks.positive_int(n_samples, "n_samples")
     x = tf.convert_to_tensor(x, prior.dtype)
     z = prior.sample((n_samples, x.shape[0]), seed=seed)
     return tf.reduce_logsumexp(decode(z).log_prob(x), axis=0) - math.log(n_samples)
@@ -56,9 +56,9 @@ def _tiled(mean, log_std, n_estimates):
     mean = tf.convert_to_tensor(mean, tf.float32)
     log_std = tf.convert_to_tensor(log_std, tf.float32)
     if mean.shape.rank != 1 or log_std.shape != mean.shape:
-        raise validation.InvalidInputError(
+        raise checks.InvalidInputError(
             f"mean and log_std must be vectors of the same length, got shapes {mean.shape} and {log_std.shape}")
-    n_estimates = validation.positive_int(n_estimates, "n_estimates")
+    n_estimates = checks.positive_int(n_estimates, "n_estimates")
     # One copy of the parameters per estimate: each estimate's gradient lands in its own row.
     return tf.tile(mean[None], [n_estimates, 1]), tf.tile(log_std[None], [n_estimates, 1])
 
@@ -85,7 +85,7 @@ def score_function_gradient(f: Callable, mean, log_std, *, n_samples: int, n_est
     Returns:
       GradientEstimates with fields of shape (R, d).
     """
-    n_samples = validation.positive_int(n_samples, "n_samples")
+    n_samples = checks.positive_int(n_samples, "n_samples")
     mean, log_std = _tiled(mean, log_std, n_estimates)
     with tf.GradientTape() as tape:
         tape.watch([mean, log_std])
@@ -112,7 +112,7 @@ def reparameterization_gradient(f: Callable, mean, log_std, *, n_samples: int, n
 
     Shapes as in `score_function_gradient`.
     """
-    n_samples = validation.positive_int(n_samples, "n_samples")
+    n_samples = checks.positive_int(n_samples, "n_samples")
     mean, log_std = _tiled(mean, log_std, n_estimates)
     eps = tf.random.stateless_normal((n_samples,) + tuple(mean.shape), seed=seed) if seed is not None \
         else tf.random.normal((n_samples,) + tuple(mean.shape))

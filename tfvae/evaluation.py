@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfvae import objectives, validation
+from tfvae import checks, objectives
 
 
 def evaluate(model, data, *, split: str = "test", binarization: str = "none", k: int = 5000,
@@ -21,8 +21,8 @@ def evaluate(model, data, *, split: str = "test", binarization: str = "none", k:
     """
     x = data.binarized(split, seed=seed) if binarization != "none" else data.split(split).x
     if max_images is not None:
-        x = x[:validation.positive_int(max_images, "max_images")]
-    x = validation.images(x, f"{data.name} {split} images", image_shape=model.image_shape,
+        x = x[:checks.positive_int(max_images, "max_images")]
+    x = checks.images(x, f"{data.name} {split} images", image_shape=model.image_shape,
                           binary_range=model.config.likelihood == "bernoulli")
     elbo = np.concatenate([model.elbo(x[i:i + batch_size]).elbo.numpy() for i in range(0, len(x), batch_size)])
     log_likelihood = objectives.marginal_log_likelihood(model, x, k=k, batch_size=batch_size, chunk_size=chunk_size)
@@ -53,10 +53,10 @@ def optimized_gaussian_elbo(model, x, *, steps: int = 300, learning_rate: float 
     import tensorflow as tf
     import tensorflow_probability as tfp
 
-    steps = validation.positive_int(steps, "steps")
-    n_samples = validation.positive_int(n_samples, "n_samples")
-    eval_samples = validation.positive_int(eval_samples, "eval_samples")
-    x = tf.constant(validation.images(x, "x", image_shape=model.image_shape))
+    steps = checks.positive_int(steps, "steps")
+    n_samples = checks.positive_int(n_samples, "n_samples")
+    eval_samples = checks.positive_int(eval_samples, "eval_samples")
+    x = tf.constant(checks.images(x, "x", image_shape=model.image_shape))
     mean0, log_var0 = model.posterior_parameters(x)
     mean, log_var = tf.Variable(mean0), tf.Variable(log_var0)
     optimizer = keras.optimizers.Adam(learning_rate)

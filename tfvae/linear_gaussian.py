@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.errors import InvalidInputError
 
 tfd = tfp.distributions
@@ -137,7 +137,7 @@ class LinearGaussian:
 
         seed: an int or a stateless seed (int32 tensor of shape (2,)); the same seed gives the same draws.
         """
-        n = validation.positive_int(n, "n")
+        n = checks.positive_int(n, "n")
         if isinstance(seed, numbers.Integral):
             seed = tf.constant([int(seed), 0], tf.int32)  # TFP treats a bare int as a stateful seed
         z_seed, x_seed = tfp.random.split_seed(tfp.random.sanitize_seed(seed), n=2)
@@ -172,7 +172,7 @@ def fit_ppca(x, latent_dim: int) -> LinearGaussian:
     if x.ndim != 2:
         raise InvalidInputError(f"x must be a (n, D) matrix, got shape {x.shape}")
     n, data_dim = x.shape
-    latent_dim = validation.positive_int(latent_dim, "latent_dim")
+    latent_dim = checks.positive_int(latent_dim, "latent_dim")
     if latent_dim >= data_dim:
         raise InvalidInputError(f"latent_dim must be smaller than the data dimension {data_dim}, got {latent_dim}")
     if n < 2:

@@ -12,7 +12,7 @@ import math
 
 import keras
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.choices import ARCHITECTURES  # re-exported: the names checked here
 
 
@@ -80,7 +80,7 @@ def conv_decoder(latent_dim: int, image_shape, outputs_per_pixel: int = 1, filte
 
 def encoder(architecture: str, image_shape, n_out: int, hidden_units: int = 500) -> keras.Sequential:
     """The encoder of the named architecture ("mlp" or "conv")."""
-    validation.one_of(architecture, ARCHITECTURES, "architecture")
+    checks.one_of(architecture, ARCHITECTURES, "architecture")
     if architecture == "mlp":
         return mlp_encoder(image_shape, n_out, hidden_units)
     return conv_encoder(image_shape, n_out)
@@ -89,7 +89,7 @@ def encoder(architecture: str, image_shape, n_out: int, hidden_units: int = 500)
 def decoder(architecture: str, latent_dim: int, image_shape, outputs_per_pixel: int = 1,
             hidden_units: int = 500) -> keras.Sequential:
     """The decoder of the named architecture ("mlp" or "conv")."""
-    validation.one_of(architecture, ARCHITECTURES, "architecture")
+    checks.one_of(architecture, ARCHITECTURES, "architecture")
     if architecture == "mlp":
         return mlp_decoder(latent_dim, image_shape, outputs_per_pixel, hidden_units)
     return conv_decoder(latent_dim, image_shape, outputs_per_pixel)
@@ -101,5 +101,5 @@ def _pixel_shape(image_shape, outputs_per_pixel):
 
 def _check_conv_shape(image_shape):
     if len(image_shape) != 2 or image_shape[0] % 4 or image_shape[1] % 4:
-        raise validation.InvalidInputError(
+        raise checks.InvalidInputError(
             f"the conv architecture needs 2-D images whose sides are multiples of 4, got {tuple(image_shape)}")

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import validation
+from tfvae import checks
 
 tfd = tfp.distributions
 
@@ -126,7 +126,7 @@ def elbo(x, encode: Callable, decode: Callable, prior, *, n_samples: int = 1,
     Returns:
       ElboTerms with fields of shape (batch,).
     """
-    n_samples = validation.positive_int(n_samples, "n_samples")
+    n_samples = checks.positive_int(n_samples, "n_samples")
     q = encode(x)
     z = q.sample(n_samples, seed=seed)  # (L, batch, d); TFP samples a Gaussian by reparameterization
     reconstruction = tf.reduce_mean(decode(z).log_prob(x), axis=0)
@@ -228,8 +228,8 @@ def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k
 
     Shapes: x (batch, ...) -> (batch,).
     """
-    k = validation.positive_int(k, "k")
-    chunk_size = k if chunk_size is None else min(validation.positive_int(chunk_size, "chunk_size"), k)
+    k = checks.positive_int(k, "k")
+    chunk_size = k if chunk_size is None else min(checks.positive_int(chunk_size, "chunk_size"), k)
     n_full, rest = divmod(k, chunk_size)
     seeds = None if seed is None else tf.stack(tfp.random.split_seed(seed, n=n_full + (rest > 0)))
 
@@ -271,9 +271,9 @@ def marginal_log_likelihood(model, images, *, k: int = 5000, batch_size: int = 1
     """
     import numpy as np
 
-    k = validation.positive_int(k, "k")
-    batch_size = validation.positive_int(batch_size, "batch_size")
-    chunk_size = min(validation.positive_int(chunk_size, "chunk_size"), k)
+    k = checks.positive_int(k, "k")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    chunk_size = min(checks.positive_int(chunk_size, "chunk_size"), k)
 
     images = np.asarray(images, np.float32)
 

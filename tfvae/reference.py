@@ -22,7 +22,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from tfvae import evaluation, serialization, validation
+from tfvae import checks, evaluation, serialization
 from tfvae.errors import CheckpointError
 
 ROOT = Path(__file__).with_name("reference_runs")
@@ -64,7 +64,7 @@ class ReferenceRun:
 
     def holds_out(self, dataset, split: str = "test") -> bool:
         """True when `dataset`'s `split` is, image for image and label for label, the run's own."""
-        validation.one_of(split, ("validation", "test"), "split")
+        checks.one_of(split, ("validation", "test"), "split")
         digests = dataset.sha256()
         return all(self.record["data_sha256"].get(f"{split}.{part}") == digests[f"{split}.{part}"]
                    for part in ("x", "y"))
@@ -102,7 +102,7 @@ def command_without(command: str, *options: str) -> str:
 
 def load(name: str) -> ReferenceRun:
     """The reference run called `name` (one of `names()`)."""
-    validation.one_of(name, names(), "reference run")
+    checks.one_of(name, names(), "reference run")
     folder = ROOT / name
     try:
         record = json.loads((folder / RUN_FILE).read_text())

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from tfvae import data, validation
+from tfvae import checks, data
 
 SHAPES = ("square", "ellipse", "triangle")
 FACTORS = ("shape", "scale", "rotation", "x", "y")
@@ -39,7 +39,7 @@ def factor_values(size: int = 32) -> dict:
 
     Positions are pixel coordinates of the shape's centre (x to the right, y downwards).
     """
-    size = validation.positive_int(size, "size")
+    size = checks.positive_int(size, "size")
     margin = _RADIUS * size * np.sqrt(2) + 1.0
     positions = np.linspace(margin, size - margin, 16)
     return {
@@ -60,10 +60,10 @@ def render(factors, size: int = 32) -> np.ndarray:
 
     Shapes: factors (n, 5) -> images (n, size, size), float32 0/1.
     """
-    size = validation.positive_int(size, "size")
+    size = checks.positive_int(size, "size")
     factors = np.asarray(factors, np.float64)
     if factors.ndim != 2 or factors.shape[1] != len(FACTORS):
-        raise validation.InvalidInputError(f"factors must have shape (n, {len(FACTORS)}) ordered as {FACTORS}, "
+        raise checks.InvalidInputError(f"factors must have shape (n, {len(FACTORS)}) ordered as {FACTORS}, "
                                            f"got {factors.shape}")
     shape, scale, angle, cx, cy = (factors[:, i, None, None] for i in range(len(FACTORS)))
     centres = np.arange(size) + 0.5
@@ -81,7 +81,7 @@ def render(factors, size: int = 32) -> np.ndarray:
 
 def sample_factors(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
     """n independent draws of the factors' indices, each uniform over its values. Shape (n, 5), int64."""
-    n = validation.positive_int(n, "n")
+    n = checks.positive_int(n, "n")
     counts = [len(v) for v in factor_values(size).values()]
     rng = np.random.default_rng([seed, 7])
     return np.stack([rng.integers(0, c, size=n) for c in counts], axis=1).astype(np.int64)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae import config, distribute, serialization, validation
+from tfvae import checks, config, distribute, serialization
 from tfvae.choices import LR_SCHEDULES, OPTIMIZERS  # re-exported: the names checked here
 from tfvae.data import batches_dataset
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
@@ -47,7 +47,7 @@ def learning_rate_schedule(kind: str, learning_rate: float, total_steps: int):
     minibatch noise that a constant step keeps in the weights. A function of the step
     counter alone, so a resumed run continues on the same schedule.
     """
-    validation.one_of(kind, LR_SCHEDULES, "learning-rate schedule")
+    checks.one_of(kind, LR_SCHEDULES, "learning-rate schedule")
     if kind == "constant":
         return learning_rate
     return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps,
@@ -107,15 +107,15 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
       foreign checkpoint; TrainingDivergedError when the loss becomes NaN or infinite;
       WorkerLostError when a peer of a multi-worker run stops answering.
     """
-    epochs = validation.positive_int(epochs, "epochs")
-    batch_size = validation.positive_int(batch_size, "batch_size")
-    validation.one_of(optimizer, OPTIMIZERS, "optimizer")
-    validation.one_of(lr_schedule, LR_SCHEDULES, "learning-rate schedule")
+    epochs = checks.positive_int(epochs, "epochs")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    checks.one_of(optimizer, OPTIMIZERS, "optimizer")
+    checks.one_of(lr_schedule, LR_SCHEDULES, "learning-rate schedule")
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise InvalidInputError(f"learning_rate must be a positive number, got {learning_rate!r}")
     bernoulli = model.config.likelihood == "bernoulli"
     for split in ("train", "validation") if validate else ("train",):
-        validation.images(data.split(split).x, f"{data.name} {split} images",
+        checks.images(data.split(split).x, f"{data.name} {split} images",
                           image_shape=model.image_shape, binary_range=bernoulli or binarization != "none")
 
     steps_per_epoch = math.ceil(len(data.train) / batch_size)

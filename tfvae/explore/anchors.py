@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.errors import InvalidInputError
 
 
@@ -21,7 +21,7 @@ def encoded_anchors(model, images, labels=None, indices=None, *, prefix: str = "
     Shapes: images (n, h, w), labels (n,) -> {"encoded test image i (label y)": z (d,)}.
     `indices` picks which images (default: the first 10).
     """
-    images = validation.images(images, "images", image_shape=model.image_shape)
+    images = checks.images(images, "images", image_shape=model.image_shape)
     indices = list(range(min(10, len(images)))) if indices is None else [int(i) for i in indices]
     codes = model.encode(images[indices]).mean().numpy()
     names = [f"{prefix} {i}" + (f" (label {labels[i]})" if labels is not None else "") for i in indices]

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.errors import InvalidInputError, TfvaeError
 from tfvae.explore.anchors import check_latent_range
 
@@ -51,7 +51,7 @@ def latent_explorer(model, images=None, labels=None, max_sliders: int = 8, *, la
         raise WidgetsUnavailableError(f"ipywidgets is not installed ({NO_FRONT_END}; "
                                       "or pip install ipywidgets)") from None
     check_latent_range(latent_range)
-    explorer = LatentExplorer(ipywidgets, model, images, labels, validation.positive_int(max_sliders, "max_sliders"),
+    explorer = LatentExplorer(ipywidgets, model, images, labels, checks.positive_int(max_sliders, "max_sliders"),
                               latent_range)
     if not has_widget_front_end():
         warnings.warn(NO_FRONT_END, stacklevel=2)
@@ -118,7 +118,7 @@ class LatentExplorer:
         self.codes = self.labels = None
         self.pad = None
         if images is not None:
-            images = validation.images(images, "images", image_shape=model.image_shape)
+            images = checks.images(images, "images", image_shape=model.image_shape)
             self.codes = model.encode(images).mean().numpy().astype(np.float64)
             self.labels = None if labels is None else np.asarray(labels)
             self.image_index = w.BoundedIntText(value=0, min=0, max=len(images) - 1, description="test image",

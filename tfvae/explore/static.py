@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.explore import decoder_export
 from tfvae.explore.anchors import check_anchors, check_latent_range
 
@@ -56,7 +56,7 @@ def static_explorer(model, *, anchors=None, latent_range: float = 3.0, max_slide
     d = int(model.latent_dim)
     anchors = check_anchors(anchors, d)
     check_latent_range(latent_range)
-    slider_count = d if max_sliders is None else min(d, validation.positive_int(max_sliders, "max_sliders"))
+    slider_count = d if max_sliders is None else min(d, checks.positive_int(max_sliders, "max_sliders"))
     spec = {"latent_dim": d, "image_shape": [int(s) for s in model.image_shape], "slider_count": slider_count,
             "anchors": [{"name": name, "z": [round(float(v), 4) for v in z]} for name, z in anchors.items()],
             "prior": _prior_spec(model)}

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import distribute, networks, validation
+from tfvae import checks, distribute, networks
 from tfvae.choices import LIKELIHOODS, OBJECTIVES  # re-exported: the names checked here
 
 tfd = tfp.distributions
@@ -77,22 +77,22 @@ class ModelConfig:
 
     def __post_init__(self):
         self.image_shape = tuple(int(s) for s in self.image_shape)
-        validation.one_of(self.kind, KINDS, "model kind")
-        validation.positive_int(self.latent_dim, "latent_dim")
-        validation.positive_int(self.hidden_units, "hidden_units")
-        validation.positive_int(self.n_samples, "n_samples")
-        validation.positive_int(self.iwae_k, "iwae_k")
-        validation.one_of(self.architecture, networks.ARCHITECTURES, "architecture")
-        validation.one_of(self.likelihood, LIKELIHOODS, "likelihood")
-        validation.one_of(self.objective, OBJECTIVES, "objective")
+        checks.one_of(self.kind, KINDS, "model kind")
+        checks.positive_int(self.latent_dim, "latent_dim")
+        checks.positive_int(self.hidden_units, "hidden_units")
+        checks.positive_int(self.n_samples, "n_samples")
+        checks.positive_int(self.iwae_k, "iwae_k")
+        checks.one_of(self.architecture, networks.ARCHITECTURES, "architecture")
+        checks.one_of(self.likelihood, LIKELIHOODS, "likelihood")
+        checks.one_of(self.objective, OBJECTIVES, "objective")
         if not (math.isfinite(self.beta) and self.beta >= 0):
-            raise validation.InvalidInputError(f"beta must be a finite number >= 0, got {self.beta}")
+            raise checks.InvalidInputError(f"beta must be a finite number >= 0, got {self.beta}")
         if not (math.isfinite(self.free_bits) and self.free_bits >= 0):
-            raise validation.InvalidInputError(f"free_bits must be a finite number >= 0, got {self.free_bits}")
+            raise checks.InvalidInputError(f"free_bits must be a finite number >= 0, got {self.free_bits}")
         if not self.observation_scale > 0:
-            raise validation.InvalidInputError(f"observation_scale must be > 0, got {self.observation_scale}")
+            raise checks.InvalidInputError(f"observation_scale must be > 0, got {self.observation_scale}")
         if len(self.image_shape) != 2 or min(self.image_shape) < 1:
-            raise validation.InvalidInputError(f"image_shape must be (height, width), got {self.image_shape}")
+            raise checks.InvalidInputError(f"image_shape must be (height, width), got {self.image_shape}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -102,7 +102,7 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise validation.InvalidInputError(f"unknown model settings: {', '.join(sorted(unknown))}")
+            raise checks.InvalidInputError(f"unknown model settings: {', '.join(sorted(unknown))}")
         return cls(**values)
 
 
@@ -127,7 +127,7 @@ class LatentVariableModel(keras.Model):
 
     def __init__(self, config: ModelConfig, **kwargs):
         if config.objective not in self.supported_objectives:
-            raise validation.InvalidInputError(
+            raise checks.InvalidInputError(
                 f"model kind {config.kind!r} trains on {' or '.join(map(repr, self.supported_objectives))}; "
                 f"objective {config.objective!r} is for kind 'vae'")
         super().__init__(name=config.kind, **kwargs)

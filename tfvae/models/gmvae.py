@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import networks, objectives, validation
+from tfvae import checks, networks, objectives
 from tfvae.models.base import LatentVariableModel, register
 
 tfd = tfp.distributions
@@ -85,11 +85,11 @@ class GMVAE(LatentVariableModel):
 
     @property
     def components(self) -> int:
-        return validation.positive_int(self.config.extra.get("components", DEFAULT_COMPONENTS), "components")
+        return checks.positive_int(self.config.extra.get("components", DEFAULT_COMPONENTS), "components")
 
     @property
     def cluster_kl(self) -> str:
-        return validation.one_of(self.config.extra.get("cluster_kl", "exact"), CLUSTER_KLS, "cluster_kl")
+        return checks.one_of(self.config.extra.get("cluster_kl", "exact"), CLUSTER_KLS, "cluster_kl")
 
     def latent_parameters(self) -> int:
         return self.components  # the base class's encoder gives the logits of q(y|x)
@@ -97,7 +97,7 @@ class GMVAE(LatentVariableModel):
     def create_state(self):
         k, d, h = self.components, self.latent_dim, self.config.hidden_units
         if k < 2:
-            raise validation.InvalidInputError(f"a mixture needs components >= 2, got {k}")
+            raise checks.InvalidInputError(f"a mixture needs components >= 2, got {k}")
         self.cluster_kl  # checks the setting now, so a bad one fails at build time
         # q(z|x,y) is one network of (x, y), as in Shu (2016): its first layer acts on the
         # concatenation [features(x), onehot(y)], i.e. features(x) + embedding[y]. Sharing it
@@ -167,7 +167,7 @@ class GMVAE(LatentVariableModel):
         L-sample average of log p(x|z_y); kl_z is KL(q(z|x,y) || p(z|y)) in closed form
         (config.analytic_kl) or the L-sample average of log q(z_y|x,y) - log p(z_y|y).
         """
-        n_samples = validation.positive_int(n_samples or self.config.n_samples, "n_samples")
+        n_samples = checks.positive_int(n_samples or self.config.n_samples, "n_samples")
         x = tf.convert_to_tensor(x, tf.float32)
         logits, mean, log_var = self.posterior_parameters(x)
         noise_shape = tf.concat([[n_samples], tf.shape(mean)], axis=0)
@@ -212,14 +212,14 @@ class GMVAE(LatentVariableModel):
 
     def sample(self, n: int, seed=None):
         """n images from the model: y ~ p(y), z ~ p(z|y), then the mean of p(x|z). Shape (n, h, w)."""
-        n = validation.positive_int(n, "n")
+        n = checks.positive_int(n, "n")
         return self.decode(self.prior.sample(n, seed=seed)).mean()
 
     def sample_cluster(self, y: int, n: int, seed=None):
         """n images from one cluster: z ~ p(z|y), then the mean of p(x|z). Shape (n, h, w)."""
-        n = validation.positive_int(n, "n")
+        n = checks.positive_int(n, "n")
         if not 0 <= int(y) < self.components:
-            raise validation.InvalidInputError(f"cluster {y} is not in [0, {self.components})")
+            raise checks.InvalidInputError(f"cluster {y} is not in [0, {self.components})")
         mean, log_var = self.prior_means[int(y)], self.prior_log_variances[int(y)]
         gaussian = tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_var))
         return self.decode(gaussian.sample(n, seed=seed)).mean()

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import validation
+from tfvae import checks
 from tfvae.errors import InvalidInputError
 from tfvae.models.base import register
 from tfvae.models.vae import VAE
@@ -32,7 +32,7 @@ class MixturePriorVAE(VAE):
 
     @property
     def components(self) -> int:
-        k = validation.positive_int(self.config.extra.get("components", DEFAULT_PRIOR_COMPONENTS), "components")
+        k = checks.positive_int(self.config.extra.get("components", DEFAULT_PRIOR_COMPONENTS), "components")
         if k < 2:
             raise InvalidInputError(f"a mixture prior needs components >= 2, got {k}")
         return k

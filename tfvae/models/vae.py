@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import objectives, validation
+from tfvae import checks, objectives
 from tfvae.models.base import LatentVariableModel, register
 
 tfd = tfp.distributions
@@ -54,7 +54,7 @@ class VAE(LatentVariableModel):
 
     def sample(self, n: int, seed=None):
         """n images from the model: z ~ p(z), then the mean of p(x|z). Shape (n, h, w)."""
-        n = validation.positive_int(n, "n")
+        n = checks.positive_int(n, "n")
         return self.decode(self.prior.sample(n, seed=seed)).mean()
 
     def elbo(self, x, n_samples: int | None = None, seed=None) -> objectives.ElboTerms:

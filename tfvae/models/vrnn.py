@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import objectives, validation
+from tfvae import checks, objectives
 from tfvae.errors import InvalidInputError
 
 tfd = tfp.distributions
@@ -46,10 +46,10 @@ class VRNN(keras.Model):
     def __init__(self, x_dim: int = 1, latent_dim: int = 2, state_dim: int = 32, hidden_units: int = 32,
                  sequential_prior: bool = True, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.x_dim = validation.positive_int(x_dim, "x_dim")
-        self.latent_dim = validation.positive_int(latent_dim, "latent_dim")
-        self.state_dim = validation.positive_int(state_dim, "state_dim")
-        hidden_units = validation.positive_int(hidden_units, "hidden_units")
+        self.x_dim = checks.positive_int(x_dim, "x_dim")
+        self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
+        self.state_dim = checks.positive_int(state_dim, "state_dim")
+        hidden_units = checks.positive_int(hidden_units, "hidden_units")
         self.sequential_prior = bool(sequential_prior)
 
         def net(n_out, name):
@@ -126,7 +126,7 @@ class VRNN(keras.Model):
 
         Shapes: -> (n, steps, x_dim).
         """
-        n, steps = validation.positive_int(n, "n"), validation.positive_int(steps, "steps")
+        n, steps = checks.positive_int(n, "n"), checks.positive_int(steps, "steps")
         seeds = tfp.random.split_seed(tf.constant([seed, 1]), n=2 * steps)
         h = tf.zeros([n, self.state_dim])
         out = []
@@ -220,7 +220,7 @@ class LinearGaussianVRNN(VRNN):
         """The same model as a `tfd.LinearGaussianStateSpaceModel` over `steps` time steps."""
         noise = tfd.MultivariateNormalDiag(scale_diag=tf.sqrt(self.transition_variance))
         return tfd.LinearGaussianStateSpaceModel(
-            num_timesteps=validation.positive_int(steps, "steps"),
+            num_timesteps=checks.positive_int(steps, "steps"),
             transition_matrix=tf.linalg.LinearOperatorFullMatrix(self.transition),
             transition_noise=noise,
             observation_matrix=tf.linalg.LinearOperatorDiag(self.observation_scale),
@@ -240,7 +240,7 @@ def fit_sequences(model: VRNN, train, *, epochs: int, batch_size: int = 64, lear
     `tfvae.training.fit` is built around image datasets (splits, binarization, checkpoints);
     sequences need none of that, so this is Keras' own loop with a fixed shuffle seed.
     """
-    epochs = validation.positive_int(epochs, "epochs")
+    epochs = checks.positive_int(epochs, "epochs")
     train = _sequences(train, model.x_dim, "train")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=False)
     data = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train), seed=seed).batch(batch_size)

@@ -1,4 +1,4 @@
-"""Checks on user input, so bad input fails early with an error that names the problem."""
+"""Argument checks (counts, names, image arrays): bad input fails early, with an error naming the problem."""
 
 import numbers
 
