@@ -50,16 +50,16 @@ def test_warmup_weight_rejects_bad_arguments(kwargs, message):
 
 def test_callback_rejects_bad_unit_and_models_without_kl_weight(digits):
     with pytest.raises(InvalidInputError, match="unit"):
-        annealing.KLWarmup(3, unit="batch")
+        training.KLWarmup(3, unit="batch")
     autoencoder = models.build(kind="autoencoder", image_shape=digits.image_shape, latent_dim=2, hidden_units=16)
     with pytest.raises(InvalidInputError, match="kl_weight"):
-        annealing.KLWarmup(3).set_model(autoencoder)
+        training.KLWarmup(3).set_model(autoencoder)
 
 
 def test_epoch_warmup_sets_kl_weight_before_each_epoch(digits):
     training.set_seed(0)
     model = small_vae(digits)
-    warmup, probe = annealing.KLWarmup(2), WeightProbe()
+    warmup, probe = training.KLWarmup(2), WeightProbe()
     training.fit(model, digits, epochs=4, batch_size=50, binarization="dynamic", validate=False,
                  steps_per_execution=1, callbacks=[warmup, probe], verbose=0)
     assert warmup.history == [(0, 0.0), (1, 0.5), (2, 1.0), (3, 1.0)]
@@ -71,7 +71,7 @@ def test_epoch_warmup_sets_kl_weight_before_each_epoch(digits):
 def test_step_warmup_follows_the_optimizer_step_count(digits):
     training.set_seed(0)
     model = small_vae(digits)
-    warmup, probe = annealing.KLWarmup(6, unit="step", start=0.4), WeightProbe()
+    warmup, probe = training.KLWarmup(6, unit="step", start=0.4), WeightProbe()
     training.fit(model, digits, epochs=2, batch_size=50, binarization="dynamic", validate=False,
                  steps_per_execution=1, callbacks=[warmup, probe], verbose=0)
     expected = [annealing.warmup_weight(step, 6, start=0.4) for step in range(8)]
@@ -96,7 +96,7 @@ def test_kl_weight_scales_the_kl_term_of_the_training_loss(digits):
 def test_step_warmup_updates_once_per_group_of_steps(digits):
     training.set_seed(0)
     model = small_vae(digits)
-    warmup, probe = annealing.KLWarmup(4, unit="step"), WeightProbe()
+    warmup, probe = training.KLWarmup(4, unit="step"), WeightProbe()
     # 4 steps per epoch in groups of 2: Keras calls the callbacks before steps 0, 2, 4 and 6.
     training.fit(model, digits, epochs=2, batch_size=50, binarization="dynamic", validate=False,
                  steps_per_execution=2, callbacks=[warmup, probe], verbose=0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfvae import clustering
+from tfvae.metrics import clustering
 from tfvae.errors import InvalidInputError
 
 

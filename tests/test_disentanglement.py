@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tfvae import disentanglement, shapes
+from tfvae import shapes
+from tfvae.metrics import disentanglement
 from tfvae.errors import InvalidInputError
 
 

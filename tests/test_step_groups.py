@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tfvae import data, models, training
-from tfvae.training import _steps_per_call
+from tfvae.training.loop import _steps_per_call
 
 SETTINGS = dict(image_shape=(8, 8), latent_dim=4, hidden_units=32)
 

@@ -16,11 +16,14 @@ Each module is one concept of the book:
   mixture-of-Gaussians prior), `vrnn` (a small VRNN for sequences, and a linear-Gaussian VRNN whose
   exact likelihood, a Kalman filter's, checks its ELBO). `tfvae.models` re-exports `build`,
   `ModelConfig`, `VAE` and `Autoencoder`.
-* `tfvae.training`: the one training loop (compiled, checkpointed, resumable).
+* `tfvae.training`: the one training loop (`fit`: compiled, checkpointed, resumable) and the callbacks
+  beside it (`KLWarmup`, `BoundCurve`).
+* `tfvae.annealing`: the KL warm-up schedule beta_t.
 * `tfvae.serialization`: weights + JSON config, no pickle.
 * `tfvae.shapes`: a generated dSprites-like data set whose factors of variation are known.
-* `tfvae.clustering`: Hungarian-matched clustering accuracy, NMI, the k-means baseline.
-* `tfvae.disentanglement`: the mutual information gap (MIG) on data with known factors.
+* `tfvae.metrics`: `latent_units` (active units, the KL per unit), `clustering` (Hungarian-matched
+  accuracy, NMI, the k-means baseline), `disentanglement` (the mutual information gap on data with
+  known factors).
 * `tfvae.evaluation`: held-out ELBO and log p(x), and the ELBO of the best Gaussian per image
   (the approximation and amortization gaps).
 * `tfvae.reference`: reference runs, weights trained once by a recorded `tfvae train` command and shipped

@@ -1,13 +1,13 @@
-"""Specifications of tfvae.diagnostics: active units count exactly the units whose posterior
-mean moves with the data by more than the threshold, the KL per dimension sums to the KL of
-the ELBO, and BoundCurve records the bound at log-spaced numbers of samples seen."""
+"""Specifications of tfvae.metrics.latent_units: active units count exactly the units whose posterior
+mean moves with the data by more than the threshold, and the KL per dimension sums to the KL of
+the ELBO."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from tfvae import data, diagnostics, models, training
+from tfvae import data, models
 from tfvae.errors import InvalidInputError
+from tfvae.metrics import latent_units
 
 LATENT = 4
 
@@ -40,13 +40,13 @@ def constructed_vae(ds):
 def test_active_units_counts_only_units_whose_mean_moves_with_the_data(digits):
     model = constructed_vae(digits)
     x = digits.binarized("test")
-    activity = diagnostics.unit_activity(model, x)
+    activity = latent_units.unit_activity(model, x)
     assert activity.shape == (LATENT,)
     assert (activity[:2] > 0.01).all()
     assert 0 < activity[2] < 1e-4  # weights of size 1e-4 on tanh units: variance far below the threshold
     assert activity[3] == 0.0
-    assert diagnostics.active_units(model, x) == 2
-    assert diagnostics.active_units(model, x, threshold=0.0) == 3
+    assert latent_units.active_units(model, x) == 2
+    assert latent_units.active_units(model, x, threshold=0.0) == 3
 
 
 def test_unit_activity_is_the_variance_of_posterior_means_over_images(digits):
@@ -54,14 +54,14 @@ def test_unit_activity_is_the_variance_of_posterior_means_over_images(digits):
     x = digits.binarized("test")
     means = model.encode(x).mean().numpy()
     # batch_size 7 splits the images unevenly: the batched result must equal the one-pass variance.
-    np.testing.assert_allclose(diagnostics.unit_activity(model, x, batch_size=7), means.var(axis=0, ddof=1),
+    np.testing.assert_allclose(latent_units.unit_activity(model, x, batch_size=7), means.var(axis=0, ddof=1),
                                rtol=1e-5)
 
 
 def test_inactive_unit_has_zero_kl_and_the_kl_per_dimension_sums_to_the_total(digits):
     model = constructed_vae(digits)
     x = digits.binarized("test")
-    per_dim = diagnostics.mean_kl_per_dimension(model, x, batch_size=64)
+    per_dim = latent_units.mean_kl_per_dimension(model, x, batch_size=64)
     total = float(np.mean(model.elbo(x).kl.numpy()))
     assert per_dim.shape == (LATENT,)
     assert per_dim[3] == pytest.approx(0.0, abs=1e-7)  # q equals the prior exactly
@@ -73,28 +73,11 @@ def test_inactive_unit_has_zero_kl_and_the_kl_per_dimension_sums_to_the_total(di
 def test_kl_per_dimension_sums_to_total_kl_of_a_random_model(digits):
     model = models.build(image_shape=digits.image_shape, latent_dim=6, hidden_units=16, seed=3)
     x = digits.binarized("validation")
-    per_dim = diagnostics.mean_kl_per_dimension(model, x)
+    per_dim = latent_units.mean_kl_per_dimension(model, x)
     assert per_dim.sum() == pytest.approx(float(np.mean(model.elbo(x).kl.numpy())), rel=1e-5)
 
 
 def test_unit_activity_needs_two_images(digits):
     model = constructed_vae(digits)
     with pytest.raises(InvalidInputError, match="at least 2"):
-        diagnostics.unit_activity(model, digits.binarized("test")[:1])
-
-
-def test_bound_curve_records_the_bound_at_log_spaced_sample_counts(digits):
-    training.set_seed(0)
-    model = models.build(image_shape=digits.image_shape, latent_dim=2, hidden_units=16)
-    curve = diagnostics.BoundCurve(digits.binarized("train")[:100], digits.binarized("test")[:100],
-                                   batch_size=10, points_per_decade=2)
-    training.fit(model, digits, epochs=2, batch_size=10, binarization="dynamic", validate=False,
-                 steps_per_execution=1, callbacks=[curve], verbose=0)
-    # Marks at 10, 32, 100, 317 samples seen, then the ends of the two epochs (200, 400).
-    assert curve.samples == [10, 40, 100, 200, 320, 400]
-    assert len(curve.train) == len(curve.test) == len(curve.samples)
-    assert np.isfinite(curve.train).all() and np.isfinite(curve.test).all()
-    assert curve.train[-1] > curve.train[0]  # 40 steps of Adam on 200 images raise the bound a lot
-    # The compiled bound is the model's ELBO with the curve's fixed noise, as eager ops compute it.
-    eager = tf.reduce_mean(model.elbo(digits.binarized("test")[:100], seed=tf.constant([0, 0])).elbo)
-    assert curve.test[-1] == pytest.approx(float(eager), abs=1e-4)
+        latent_units.unit_activity(model, digits.binarized("test")[:1])

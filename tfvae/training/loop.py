@@ -17,19 +17,18 @@ import contextlib
 import logging
 import math
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from tfvae import checks, config, distribute, serialization
+from tfvae import checks, distribute, serialization
 from tfvae.choices import LR_SCHEDULES, OPTIMIZERS  # re-exported: the names checked here
 from tfvae.data import batches_dataset
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
+from tfvae.training.callbacks import FiniteLossGuard, Progress
 
 log = logging.getLogger("tfvae")
 
@@ -164,8 +163,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
         print(f"training on {distribute.describe(model.distribute_strategy)}")
     log.info("training on %s", distribute.describe(model.distribute_strategy))
 
-    guard = _FiniteLossGuard()
-    progress = _Progress(epochs, steps_per_epoch, group, start) if verbose else None
+    guard = FiniteLossGuard()
+    progress = Progress(epochs, steps_per_epoch, group, start) if verbose else None
     extra = list(callbacks) + [guard] + ([progress] if progress else [])
     # Validation groups have their own size, so that they too have as few shapes to compile as can be.
     val_steps = 1 if group == 1 else _steps_per_call(len(data.validation) // batch_size)
@@ -273,45 +272,3 @@ def _epoch_line(epoch, epochs, history):
             parts.append(f"{key} {history[key][-1]:.2f}")
     parts.append(f"{history['images_per_second'][-1]:,.0f} images/s")
     return ", ".join(parts)
-
-
-class _FiniteLossGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss and remembers it."""
-
-    def __init__(self):
-        super().__init__()
-        self.bad_value = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(float(loss)):
-            self.bad_value = float(loss)
-            self.model.stop_training = True
-
-
-class _Progress(keras.callbacks.Callback):
-    """A progress bar over the whole run (stderr), showing the running loss, ELBO and KL."""
-
-    def __init__(self, epochs, steps_per_epoch, steps_per_call, start_epoch):
-        super().__init__()
-        from tqdm import tqdm
-
-        self.steps_per_epoch, self.steps_per_call = steps_per_epoch, steps_per_call
-        self.bar = tqdm(total=epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch,
-                        unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
-                        disable=not config.progress_bars())
-        self.epoch = start_epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        # Keras counts steps, or calls when each call runs a group of up to steps_per_call steps.
-        self.bar.n = self.epoch * self.steps_per_epoch + min((batch + 1) * self.steps_per_call, self.steps_per_epoch)
-        logs = logs or {}
-        self.bar.set_postfix({k: f"{float(logs[k]):.2f}" for k in ("loss", "elbo", "kl") if k in logs},
-                             refresh=False)
-        self.bar.refresh()
-
-    def close(self):
-        self.bar.close()

@@ -1,0 +1,13 @@
+"""What a trained model is measured by, besides its bound: one module per kind of question.
+
+* `tfvae.metrics.latent_units`: which latent units are active (Burda et al., 2016), and the KL
+  each one costs.
+* `tfvae.metrics.clustering`: Hungarian-matched clustering accuracy, NMI, the k-means baseline.
+* `tfvae.metrics.disentanglement`: the mutual information gap (MIG) on data with known factors.
+
+Held-out bounds and log-likelihoods are `tfvae.evaluation`'s.
+"""
+
+from tfvae.metrics import clustering, disentanglement, latent_units
+
+__all__ = ["clustering", "disentanglement", "latent_units"]
