@@ -36,6 +36,7 @@ def test_images_are_binary_nonempty_and_inside_the_frame(dataset):
 def test_labels_are_the_shape_factor_and_the_dataset_trains_like_any_other(dataset):
     assert np.array_equal(dataset.train.y, dataset.factors("train")[:, 0])
     assert dataset.class_names == list(shapes.SHAPES)
+    assert dataset.notice().startswith("Data: generated shapes (dSprites-like) (3,000 training")
     assert dataset.image_shape == (32, 32)
     batch = next(iter(dataset.pipeline("train", batch_size=16, binarization="none")))
     assert tuple(batch.shape) == (16, 32, 32)

@@ -108,6 +108,14 @@ class ShapesDataset(data.ImageDataset):
         self.split(split)
         return self.factor_indices[split]
 
+    @property
+    def class_names(self) -> list[str]:
+        return list(SHAPES)
+
+    @property
+    def display_name(self) -> str:
+        return "generated shapes (dSprites-like)"
+
     def values(self, split: str = "test") -> np.ndarray:
         return indices_to_values(self.factors(split), self.size)
 
