@@ -95,6 +95,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="measurements of each part")
     parser.add_argument("--images", type=int, default=20000, help="training images per epoch for fit")
     args = parser.parse_args()
+    if args.rounds < 1 or args.images < GROUP * bench.BATCH:
+        parser.error(f"--rounds must be >= 1 and --images >= {GROUP * bench.BATCH:,} (one group of minibatches)")
 
     ds = data.load("fashion_mnist", max_train=args.images)
     images = ds.binarized("train")[:GROUP * bench.BATCH]
