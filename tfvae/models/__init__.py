@@ -15,7 +15,7 @@ its kind with `@register("name")`, and is imported below, so that `build(kind="n
 
 from tfvae.models.base import KINDS, LIKELIHOODS, OBJECTIVES, LatentVariableModel, ModelConfig, build, register
 from tfvae.models.vae import VAE, Autoencoder
-from tfvae.models import gmvae, mixture_prior, vrnn  # noqa: E402  (imported to register their kinds)
+from tfvae.models import gmvae, mixture_prior, vrnn  # gmvae and mixture_prior register their kinds on import
 
 __all__ = ["KINDS", "LIKELIHOODS", "OBJECTIVES", "Autoencoder", "LatentVariableModel", "ModelConfig", "VAE", "build",
            "gmvae", "mixture_prior", "register", "vrnn"]

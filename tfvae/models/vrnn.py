@@ -14,7 +14,7 @@
   the comparison that isolates what the learned prior adds.
 * `LinearGaussianVRNN`: a VRNN whose parts are all linear-Gaussian, a state-space model
   whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
-* `fit_sequences`: trains either on arrays of sequences (`tfvae.data.synthetic_sequences`
+* `fit_sequences`: trains a VRNN on arrays of sequences (`tfvae.data.synthetic_sequences`
   makes some).
 """
 
