@@ -50,8 +50,8 @@ class Mutant(NamedTuple):
 
 MUTANTS = [
     Mutant("gaussian_kl without its 1/2", "objectives.py",
-           "    return 0.5 * tf.reduce_sum(tf.math.expm1(d) - d + tf.square(mean_q - mean_p) * tf.exp(-log_var_p), axis=-1)",
-           "    return tf.reduce_sum(tf.math.expm1(d) - d + tf.square(mean_q - mean_p) * tf.exp(-log_var_p), axis=-1)",
+           "    return 0.5 * (tf.math.expm1(d) - d + tf.square(mean_q - mean_p) * tf.exp(-log_var_p))",
+           "    return (tf.math.expm1(d) - d + tf.square(mean_q - mean_p) * tf.exp(-log_var_p))",
            "book/05_gaussian_kl.ipynb"),
     Mutant("standard_normal_kl without its 1/2", "objectives.py",
            "    return 0.5 * tf.reduce_sum(tf.math.expm1(log_var) - log_var + tf.square(mean), axis=-1)",

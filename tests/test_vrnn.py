@@ -1,15 +1,21 @@
-"""The variational RNN and its linear-Gaussian check (tfvae.models.vrnn), and the sequences it trains on."""
+"""The variational RNN (tfvae.models.vrnn) on the one training loop, its linear-Gaussian check,
+and the sequences it trains on (tfvae.data)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import data
-from tfvae.errors import InvalidInputError
+from tfvae import data, models, serialization, training
+from tfvae.errors import CheckpointError, InvalidInputError
 from tfvae.models import vrnn
 
 tfd = tfp.distributions
+
+
+def small_vrnn(steps=6, **settings):
+    settings = dict(dict(latent_dim=2, state_dim=8, hidden_units=8), **settings)
+    return models.build(vrnn.vrnn_config(steps, **settings))
 
 
 def test_synthetic_sequences_are_deterministic_and_shaped():
@@ -19,8 +25,27 @@ def test_synthetic_sequences_are_deterministic_and_shaped():
     assert not np.array_equal(a, data.synthetic_sequences(50, 30, seed=4))
 
 
+def test_a_synthetic_sequence_dataset_has_three_different_splits_of_one_shape():
+    ds = data.synthetic_sequence_dataset(20, 5, 7, steps=9, seed=1)
+    assert (len(ds.train), len(ds.validation), len(ds.test)) == (20, 5, 7)
+    assert ds.sequence_shape == (9, 1) and ds.examples == "sequences"
+    assert not np.array_equal(ds.train.x[:5], ds.validation.x)
+    np.testing.assert_array_equal(ds.train.x, data.synthetic_sequences(20, 9, seed=3))
+    assert "20 train" in repr(ds) and ds.name in ds.notice()
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ((np.zeros((4, 5)), np.zeros((2, 5, 1)), np.zeros((2, 5, 1))), r"shape \(n, steps, x_dim\)"),
+    ((np.zeros((4, 5, 1)), np.zeros((2, 6, 1)), np.zeros((2, 5, 1))), "validation sequences have shape"),
+    ((np.zeros((4, 5, 1)), np.full((2, 5, 1), np.nan), np.zeros((2, 5, 1))), "NaN"),
+])
+def test_bad_sequence_arrays_are_refused_by_name(arrays, message):
+    with pytest.raises(InvalidInputError, match=message):
+        data.sequence_dataset(*arrays, name="toy", source="test")
+
+
 def test_vrnn_elbo_is_a_sum_of_per_step_terms():
-    model = vrnn.VRNN(latent_dim=2, state_dim=8, hidden_units=8)
+    model = small_vrnn()
     x = data.synthetic_sequences(5, 6)
     seed = tf.constant([0, 7])
     terms = model.elbo(x, seed=seed)
@@ -37,28 +62,88 @@ def test_vrnn_elbo_is_a_sum_of_per_step_terms():
     np.testing.assert_allclose(terms.elbo, terms.reconstruction - terms.kl, rtol=1e-6, atol=1e-5)
 
 
-def test_vrnn_training_raises_the_elbo_and_generates_sequences():
-    tf.keras.utils.set_random_seed(0)
-    x = data.synthetic_sequences(256, 20, seed=0)
-    model = vrnn.VRNN(latent_dim=2, state_dim=16, hidden_units=16)
-    history = vrnn.fit_sequences(model, x, epochs=6, batch_size=32)
-    assert np.all(np.isfinite(history["elbo"]))
+def test_the_training_loss_weights_the_kl_and_applies_free_bits_per_step_and_unit():
+    model = small_vrnn()
+    x = data.synthetic_sequences(8, 6)
+    seed = tf.constant([3, 4])
+    reconstruction, kl = (t.numpy() for t in model.step_terms(x, seed))
+    assert reconstruction.shape == (6, 8) and kl.shape == (6, 8, 2)
+    model.kl_weight.assign(0.25)
+    expected = -np.mean(reconstruction.sum(0) - 0.25 * kl.sum(axis=(0, 2)))
+    np.testing.assert_allclose(model.loss_terms(x, seed)["loss"], expected, rtol=1e-5)
+    free = small_vrnn(free_bits=1.0)  # same seed, same weights
+    free.kl_weight.assign(1.0)
+    clipped = np.maximum(kl.mean(axis=1), 1.0).sum()
+    terms = free.loss_terms(x, seed)
+    np.testing.assert_allclose(terms["loss"], -np.mean(reconstruction.sum(0)) + clipped, rtol=1e-5)
+    np.testing.assert_allclose(terms["elbo"], reconstruction.sum(0) - kl.sum(axis=(0, 2)), rtol=1e-5, atol=1e-4)
+
+
+def test_vrnn_trains_on_the_one_loop_raises_the_elbo_and_generates_sequences():
+    training.set_seed(0)
+    ds = data.synthetic_sequence_dataset(256, 64, 64, steps=20, seed=0)
+    model = models.build(vrnn.vrnn_config(20, latent_dim=2, state_dim=16, hidden_units=16))
+    history = training.fit(model, ds, epochs=6, batch_size=32, learning_rate=3e-3, jit_compile=False, verbose=0)
+    assert np.all(np.isfinite(history["elbo"])) and len(history["val_elbo"]) == 6
     # Six epochs move the per-sequence ELBO by far more than its minibatch noise (a few nats).
     assert history["elbo"][-1] > history["elbo"][0] + 5
     samples = model.generate(3, 25, seed=1)
     assert samples.shape == (3, 25, 1) and np.isfinite(samples).all()
 
 
+def test_kl_warmup_drives_the_vrnn_kl_weight():
+    training.set_seed(0)
+    ds = data.synthetic_sequence_dataset(64, 32, 32, steps=5, seed=0)
+    model = small_vrnn(steps=5)
+    warmup = training.KLWarmup(4)
+    training.fit(model, ds, epochs=2, batch_size=32, jit_compile=False, verbose=0, callbacks=[warmup])
+    assert [beta for _, beta in warmup.history] == [0.0, 0.25]
+    assert float(model.kl_weight.numpy()) == 0.25
+
+
+def test_a_vrnn_run_saves_loads_and_resumes_to_the_uninterrupted_weights(tmp_path):
+    ds = data.synthetic_sequence_dataset(96, 32, 32, steps=5, seed=2)
+    settings = dict(epochs=3, batch_size=32, jit_compile=False, verbose=0)
+    training.set_seed(0)
+    straight = small_vrnn(steps=5)
+    training.fit(straight, ds, **settings)
+    training.set_seed(0)
+    first = small_vrnn(steps=5)
+    training.fit(first, ds, **dict(settings, epochs=2), out_dir=tmp_path / "run")
+    with pytest.raises(CheckpointError, match="already holds checkpoints"):
+        training.fit(small_vrnn(steps=5), ds, **settings, out_dir=tmp_path / "run")
+    resumed = small_vrnn(steps=5)
+    training.fit(resumed, ds, **settings, out_dir=tmp_path / "run", resume=True)
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    loaded = serialization.load(tmp_path / "run")
+    assert isinstance(loaded, vrnn.VRNN) and loaded.config == resumed.config
+    x = ds.test.x
+    np.testing.assert_array_equal(loaded.elbo(x, seed=[0, 1]).elbo, resumed.elbo(x, seed=[0, 1]).elbo)
+
+
 def test_vrnn_without_sequential_prior_uses_a_standard_normal():
-    model = vrnn.VRNN(latent_dim=3, state_dim=4, hidden_units=4, sequential_prior=False)
+    model = small_vrnn(latent_dim=3, state_dim=4, hidden_units=4, sequential_prior=False)
     p = model.step_prior(tf.random.normal([2, 4]))
     np.testing.assert_array_equal(p.mean(), np.zeros((2, 3)))
     np.testing.assert_array_equal(p.stddev(), np.ones((2, 3)))
 
 
-def test_vrnn_rejects_badly_shaped_sequences():
-    with pytest.raises(InvalidInputError, match="shape"):
-        vrnn.fit_sequences(vrnn.VRNN(), np.zeros((4, 5)), epochs=1)
+@pytest.mark.parametrize("settings, message", [
+    ({"likelihood": "bernoulli"}, "likelihood 'gaussian'"),
+    ({"objective": "iwae"}, "trains on 'elbo'"),
+    ({"extra": {"state_dim": 4, "layers": 2}}, "unknown VRNN settings: layers"),
+])
+def test_settings_a_vrnn_cannot_honour_are_refused(settings, message):
+    config = vrnn.vrnn_config(5)
+    with pytest.raises(InvalidInputError, match=message):
+        models.build(config, **settings)
+
+
+def test_a_vrnn_refuses_sequences_of_another_shape():
+    ds = data.synthetic_sequence_dataset(8, 4, 4, steps=7)
+    with pytest.raises(InvalidInputError, match=r"sequences has shape \(8, 7, 1\); expected \(n, 5, 1\)"):
+        training.fit(small_vrnn(steps=5), ds, epochs=1, verbose=0)
 
 
 # --- the linear-Gaussian VRNN: the VRNN's ELBO against a Kalman filter --------------------------
@@ -86,7 +171,7 @@ def test_longer_sequences_are_strictly_bounded_by_the_kalman_log_likelihood():
 
 
 def test_a_vrnn_whose_kl_is_dropped_no_longer_matches_the_kalman_filter(monkeypatch):
-    monkeypatch.setattr(vrnn.objectives, "gaussian_kl", lambda *args: tf.zeros(tf.shape(args[0])[:-1]))
+    monkeypatch.setattr(vrnn.objectives, "gaussian_kl_terms", lambda *args: tf.zeros_like(args[0]))
     mean, se = gap_to_exact(linear_gaussian_vrnn(), 1)
     assert abs(mean) > 3 * se
 

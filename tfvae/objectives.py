@@ -3,7 +3,7 @@
 Equation labels refer to the book's chapters:
 
 * {eq}`eq-kl-diag` and {eq}`eq-kl-std-normal` (chapter "The KL between Gaussians"):
-  `gaussian_kl`, `standard_normal_kl`.
+  `gaussian_kl` (and its terms, `gaussian_kl_terms`), `standard_normal_kl`.
 * {eq}`eq-elbo-recon-kl`, {eq}`eq-sgvb-mc` and {eq}`eq-sgvb-analytic` (chapters "The ELBO"
   and "AEVB"): `elbo`.
 * {eq}`eq-wake` and {eq}`eq-sleep` (chapter "Reproducing Kingma & Welling's experiments"):
@@ -28,19 +28,28 @@ from tfvae import checks
 tfd = tfp.distributions
 
 
-def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
-    """KL(N(mean_q, diag exp(log_var_q)) || N(mean_p, diag exp(log_var_p))), eq. {eq}`eq-kl-diag`.
+def gaussian_kl_terms(mean_q, log_var_q, mean_p, log_var_p):
+    """The terms of eq. {eq}`eq-kl-diag` before the sum over j: the KL of each coordinate.
 
-    KL = 1/2 sum_j [ exp(d_j) - 1 - d_j + (mean_q - mean_p)_j^2 exp(-log_var_p_j) ],
+    KL_j = 1/2 [ exp(d_j) - 1 - d_j + (mean_q - mean_p)_j^2 exp(-log_var_p_j) ],
     with d = log_var_q - log_var_p. `exp(d) - 1 - d` is computed as `expm1(d) - d`, which
     keeps full relative precision when q is close to p (d near 0), where the naive form
     loses it to cancellation. Nothing overflows for |log variance| up to ~85 in float32
     (exp(89) is float32's limit) or in the hundreds in float64.
 
-    Shapes: all inputs broadcast to (..., d); output (...,).
+    Shapes: all inputs broadcast to (..., d); output (..., d).
     """
     d = log_var_q - log_var_p
-    return 0.5 * tf.reduce_sum(tf.math.expm1(d) - d + tf.square(mean_q - mean_p) * tf.exp(-log_var_p), axis=-1)
+    return 0.5 * (tf.math.expm1(d) - d + tf.square(mean_q - mean_p) * tf.exp(-log_var_p))
+
+
+def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
+    """KL(N(mean_q, diag exp(log_var_q)) || N(mean_p, diag exp(log_var_p))), eq. {eq}`eq-kl-diag`.
+
+    KL = sum_j KL_j, the coordinates' KLs (`gaussian_kl_terms`), since both distributions
+    factorize over coordinates. Shapes: all inputs broadcast to (..., d); output (...,).
+    """
+    return tf.reduce_sum(gaussian_kl_terms(mean_q, log_var_q, mean_p, log_var_p), axis=-1)
 
 
 def standard_normal_kl(mean, log_var):
@@ -57,8 +66,7 @@ def kl_per_dimension(q, prior):
 
     The terms of eq. {eq}`eq-kl-diag` before the sum. Shapes: batch (n,), event (d,) -> (n, d).
     """
-    d = diagonal_log_variance(q) - diagonal_log_variance(prior)
-    return 0.5 * (tf.math.expm1(d) - d + tf.square(q.mean() - prior.mean()) * tf.exp(-diagonal_log_variance(prior)))
+    return gaussian_kl_terms(q.mean(), diagonal_log_variance(q), prior.mean(), diagonal_log_variance(prior))
 
 
 def free_bits_kl(q, prior, free_bits: float):

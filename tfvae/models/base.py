@@ -3,9 +3,13 @@
 * `ModelConfig`: everything needed to rebuild a model, and nothing that runs code; it is
   what `tfvae.serialization` writes as JSON next to the weights.
 * `register` / `KINDS` / `build`: model classes by kind name, and a model from a config.
-* `LatentVariableModel`: an encoder, a decoder, p(x|z) as a `tfd` distribution, and a
-  compiled training step over one minibatch or a group of them. Each model family
-  (`tfvae.models.vae`, `.gmvae`, `.mixture_prior`, ...) subclasses it.
+* `TrainableModel`: what `tfvae.training.fit`, the one training loop, needs of a model: a
+  config, metrics, a fresh noise seed per step, and a compiled training step over one
+  minibatch or a group of them, around the family's `loss_terms`. The VRNN
+  (`tfvae.models.vrnn`) subclasses it directly.
+* `LatentVariableModel`: a `TrainableModel` of images with an encoder, a decoder and p(x|z)
+  as a `tfd` distribution. The image families (`tfvae.models.vae`, `.gmvae`,
+  `.mixture_prior`, ...) subclass it.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class ModelConfig:
     """Everything needed to rebuild a model, and nothing that runs code.
 
     kind: "vae", "autoencoder" (or another registered kind).
-    image_shape: (height, width) of one image.
+    image_shape: (height, width) of one image; for a sequence model, (steps, x_dim) of one sequence.
     latent_dim: size of z.
     architecture: "mlp" (the paper's) or "conv".
     hidden_units: width of the MLP's hidden layer (500 in the paper for MNIST).
@@ -112,12 +116,13 @@ def build(config: ModelConfig | None = None, **settings):
     return KINDS[config.kind](config)
 
 
-class LatentVariableModel(keras.Model):
-    """What every tfvae model shares: an encoder, a decoder, p(x|z), a training step.
+class TrainableModel(keras.Model):
+    """What `tfvae.training.fit` needs of a model: a config, metrics, seeds and a training step.
 
-    Subclasses define `latent_parameters` (the number of encoder outputs) and
-    `loss_terms(x, seed)`, which returns a dict holding "loss" (to minimize, averaged
-    over the batch) and the per-batch metrics to report.
+    Subclasses define `create_networks()` (the layers), `loss_terms(x, seed)`, which
+    returns a dict holding "loss" (to minimize, averaged over the batch) and the
+    per-example or per-batch metrics to report, and `call`. One example has the shape
+    `config.image_shape`.
     """
 
     metric_names: tuple = ("loss",)
@@ -134,17 +139,13 @@ class LatentVariableModel(keras.Model):
         self.config = config
         self.image_shape = config.image_shape
         self.latent_dim = config.latent_dim
-        outputs_per_pixel = 2 if config.likelihood == "gaussian" else 1
-        self.encoder = networks.encoder(config.architecture, config.image_shape,
-                                        self.latent_parameters(), config.hidden_units)
-        self.decoder = networks.decoder(config.architecture, config.latent_dim, config.image_shape,
-                                        outputs_per_pixel, config.hidden_units)
+        self.create_networks()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.seed_counter = keras.Variable(0, dtype="int64", trainable=False, name="seed_counter")
         self.create_state()
         self(tf.zeros((1,) + self.image_shape))  # create every weight now, so weights load and save at once
 
-    def latent_parameters(self) -> int:
+    def create_networks(self):
         raise NotImplementedError
 
     def create_state(self):
@@ -153,32 +154,6 @@ class LatentVariableModel(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
-
-    # --- distributions -----------------------------------------------------
-    def decode(self, z):
-        """p(x|z) as a distribution over whole images.
-
-        Shapes: z (..., d) -> batch shape (...), event shape image_shape.
-        """
-        z = tf.convert_to_tensor(z, tf.float32)
-        lead = tf.shape(z)[:-1]
-        out = tf.cast(self.decoder(tf.reshape(z, [-1, self.latent_dim])), tf.float32)
-        out = tf.reshape(out, tf.concat([lead, tf.shape(out)[1:]], axis=0))
-        event_ndims = len(self.image_shape)
-        if self.config.likelihood == "bernoulli":
-            pixels = tfd.Bernoulli(logits=out, dtype=tf.float32)
-        elif self.config.likelihood == "gaussian":
-            pixels = tfd.Normal(loc=out[..., 0], scale=tf.nn.softplus(out[..., 1]) + 1e-3)
-        else:
-            pixels = tfd.Normal(loc=out, scale=self.config.observation_scale)
-        return tfd.Independent(pixels, reinterpreted_batch_ndims=event_ndims)
-
-    def reconstruct(self, x):
-        """The mean of p(x|z) at the encoder's code for x. Shapes: (n, h, w) -> (n, h, w)."""
-        return self.decode(self.encode(x).mean()).mean()
-
-    def call(self, x, training=False):
-        return self.reconstruct(x)
 
     # --- training ------------------------------------------------------------
     def next_seed(self):
@@ -196,7 +171,8 @@ class LatentVariableModel(keras.Model):
         raise NotImplementedError
 
     def train_step(self, data):
-        """One optimizer step on a minibatch (batch, h, w), or one per minibatch of a group (steps, batch, h, w).
+        """One optimizer step on a minibatch (batch, *image_shape), or one per minibatch of a group
+        (steps, batch, *image_shape).
 
         `tfvae.training.fit` feeds groups, so a single compiled call (one XLA program)
         runs many steps with no Python in between.
@@ -237,3 +213,48 @@ class LatentVariableModel(keras.Model):
     def _track(self, terms):
         for name, tracker in self.trackers.items():
             tracker.update_state(terms[name])
+
+
+class LatentVariableModel(TrainableModel):
+    """A model of images: an encoder, a decoder, p(x|z), and `TrainableModel`'s training step.
+
+    Subclasses define `latent_parameters` (the number of encoder outputs) and
+    `loss_terms(x, seed)`.
+    """
+
+    def create_networks(self):
+        config = self.config
+        outputs_per_pixel = 2 if config.likelihood == "gaussian" else 1
+        self.encoder = networks.encoder(config.architecture, config.image_shape,
+                                        self.latent_parameters(), config.hidden_units)
+        self.decoder = networks.decoder(config.architecture, config.latent_dim, config.image_shape,
+                                        outputs_per_pixel, config.hidden_units)
+
+    def latent_parameters(self) -> int:
+        raise NotImplementedError
+
+    # --- distributions -----------------------------------------------------
+    def decode(self, z):
+        """p(x|z) as a distribution over whole images.
+
+        Shapes: z (..., d) -> batch shape (...), event shape image_shape.
+        """
+        z = tf.convert_to_tensor(z, tf.float32)
+        lead = tf.shape(z)[:-1]
+        out = tf.cast(self.decoder(tf.reshape(z, [-1, self.latent_dim])), tf.float32)
+        out = tf.reshape(out, tf.concat([lead, tf.shape(out)[1:]], axis=0))
+        event_ndims = len(self.image_shape)
+        if self.config.likelihood == "bernoulli":
+            pixels = tfd.Bernoulli(logits=out, dtype=tf.float32)
+        elif self.config.likelihood == "gaussian":
+            pixels = tfd.Normal(loc=out[..., 0], scale=tf.nn.softplus(out[..., 1]) + 1e-3)
+        else:
+            pixels = tfd.Normal(loc=out, scale=self.config.observation_scale)
+        return tfd.Independent(pixels, reinterpreted_batch_ndims=event_ndims)
+
+    def reconstruct(self, x):
+        """The mean of p(x|z) at the encoder's code for x. Shapes: (n, h, w) -> (n, h, w)."""
+        return self.decode(self.encode(x).mean()).mean()
+
+    def call(self, x, training=False):
+        return self.reconstruct(x)

@@ -1,8 +1,9 @@
 """A sequential prior for time series: the variational RNN, and a linear-Gaussian one to check it.
 
-* `VRNN`: the variational recurrent neural network of Chung et al. (2015), small, for
-  real-valued sequences x_1..T. A recurrent state h_t summarizes the past; the prior of the
-  step's latent z_t depends on it, so the prior is a learned process rather than N(0, I):
+* `VRNN` (kind "vrnn"): the variational recurrent neural network of Chung et al. (2015),
+  small, for real-valued sequences x_1..T. A recurrent state h_t summarizes the past; the
+  prior of the step's latent z_t depends on it, so the prior is a learned process rather
+  than N(0, I):
 
       p(z_t | x_<t, z_<t) = N(mu_0(h_{t-1}), diag sigma_0^2(h_{t-1}))
       q(z_t | x_<=t, z_<t) = N(mu_z(x_t, h_{t-1}), diag sigma_z^2(x_t, h_{t-1}))
@@ -11,11 +12,11 @@
 
   and its ELBO is a sum over time of per-step ELBOs (eq. {eq}`eq-vrnn-elbo`).
   `sequential_prior=False` replaces p(z_t | ...) by N(0, I) with everything else the same,
-  the comparison that isolates what the learned prior adds.
+  the comparison that isolates what the learned prior adds. `vrnn_config` describes one;
+  `tfvae.training.fit` trains it on a `tfvae.data.SequenceDataset` like any other model,
+  with the KL weight (`beta`, `training.KLWarmup`) and free bits of the image models.
 * `LinearGaussianVRNN`: a VRNN whose parts are all linear-Gaussian, a state-space model
   whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
-* `fit_sequences`: trains a VRNN on arrays of sequences (`tfvae.data.synthetic_sequences`
-  makes some).
 """
 
 from __future__ import annotations
@@ -27,99 +28,164 @@ import tensorflow_probability as tfp
 
 from tfvae import checks, objectives
 from tfvae.errors import InvalidInputError
+from tfvae.models.base import ModelConfig, TrainableModel, register
 
 tfd = tfp.distributions
 
 
-class VRNN(keras.Model):
-    """A small variational RNN (Chung et al., 2015) for sequences of shape (batch, T, x_dim).
+def vrnn_config(steps: int, x_dim: int = 1, *, latent_dim: int = 2, state_dim: int = 32, hidden_units: int = 32,
+                sequential_prior: bool = True, **settings) -> ModelConfig:
+    """The config of a VRNN for sequences of shape (steps, x_dim); build it with `tfvae.models.build`.
 
     Args:
-      x_dim: size of one observation x_t.
+      steps, x_dim: the shape of one training sequence (the model itself runs on any length).
       latent_dim: size of z_t.
       state_dim: size of the GRU state h_t.
       hidden_units: width of the one-hidden-layer networks for prior, posterior and decoder.
       sequential_prior: learn p(z_t | h_{t-1}); if False, use N(0, I) at every step.
-      seed: seeds the initial weights.
+      settings: further `ModelConfig` fields (`seed`, `beta`, `free_bits`).
+    """
+    return ModelConfig(kind="vrnn", image_shape=(checks.positive_int(steps, "steps"), checks.positive_int(x_dim, "x_dim")),
+                       latent_dim=latent_dim, hidden_units=hidden_units, likelihood="gaussian",
+                       extra={"state_dim": checks.positive_int(state_dim, "state_dim"),
+                              "sequential_prior": bool(sequential_prior)}, **settings)
+
+
+@register("vrnn")
+class VRNN(TrainableModel):
+    """A small variational RNN (Chung et al., 2015) for sequences of shape (batch, T, x_dim).
+
+    Built from a config (`vrnn_config`): `image_shape` is (steps, x_dim) of a training
+    sequence, and `extra` holds `state_dim` and `sequential_prior`. The decoder is a
+    Gaussian with a learned variance, so `likelihood` must be "gaussian".
     """
 
-    def __init__(self, x_dim: int = 1, latent_dim: int = 2, state_dim: int = 32, hidden_units: int = 32,
-                 sequential_prior: bool = True, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.x_dim = checks.positive_int(x_dim, "x_dim")
-        self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
-        self.state_dim = checks.positive_int(state_dim, "state_dim")
-        hidden_units = checks.positive_int(hidden_units, "hidden_units")
-        self.sequential_prior = bool(sequential_prior)
+    metric_names = ("loss", "elbo", "reconstruction", "kl")
+    supported_objectives = ("elbo",)
+
+    def create_networks(self):
+        config = self.config
+        unknown = set(config.extra) - {"state_dim", "sequential_prior"}
+        if unknown:
+            raise InvalidInputError(f"unknown VRNN settings: {', '.join(sorted(unknown))}")
+        if config.likelihood != "gaussian" or config.n_samples != 1:
+            raise InvalidInputError("a VRNN has a Gaussian decoder with learned variance and draws one path of "
+                                    f"codes: it needs likelihood 'gaussian' and n_samples 1, got "
+                                    f"{config.likelihood!r} and {config.n_samples}")
+        self.x_dim = config.image_shape[1]
+        self.state_dim = checks.positive_int(config.extra.get("state_dim", 32), "state_dim")
+        self.sequential_prior = bool(config.extra.get("sequential_prior", True))
+        seed = config.seed
 
         def net(n_out, name):
             init = keras.initializers.GlorotUniform(seed=seed + len(name))
-            return keras.Sequential([keras.layers.Dense(hidden_units, activation="tanh", kernel_initializer=init),
-                                     keras.layers.Dense(n_out, kernel_initializer=init)], name=name)
+            # Named layers give the optimizer's variables stable names, which checkpoints match on.
+            return keras.Sequential([keras.layers.Dense(config.hidden_units, activation="tanh", kernel_initializer=init,
+                                                        name=f"{name}_hidden"),
+                                     keras.layers.Dense(n_out, kernel_initializer=init, name=f"{name}_output")],
+                                    name=name)
 
         self.prior_net = net(2 * self.latent_dim, "prior")
         self.posterior_net = net(2 * self.latent_dim, "posterior")
         self.decoder_net = net(2 * self.x_dim, "decoder")
         self.cell = keras.layers.GRUCell(self.state_dim, kernel_initializer=keras.initializers.GlorotUniform(seed),
-                                         recurrent_initializer=keras.initializers.Orthogonal(seed=seed))
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "elbo", "reconstruction", "kl")}
-        self.step_seed = keras.Variable(0, dtype="int64", trainable=False, name="step_seed")
-        self.seed = int(seed)
-        self.elbo(tf.zeros((1, 2, self.x_dim)), seed=tf.constant([0, 0]))  # create all weights now
+                                         recurrent_initializer=keras.initializers.Orthogonal(seed=seed), name="state")
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
+    def create_state(self):
+        self.kl_weight = keras.Variable(float(self.config.beta), dtype="float32", trainable=False, name="kl_weight")
 
+    def call(self, x, training=False):
+        return self.elbo(x, seed=tf.constant([0, 0])).elbo
+
+    # Each conditional is a diagonal Gaussian; the *_parameters methods give its mean and
+    # standard deviation as tensors, which the ELBO's loop uses directly (XLA compiles the
+    # loop's gradient only without the distribution objects' dynamic broadcasts).
     @staticmethod
-    def _gaussian(parameters):
-        mean, raw_scale = tf.split(parameters, 2, axis=-1)
-        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.nn.softplus(raw_scale) + 1e-3)
+    def _mean_and_scale(outputs):
+        mean, raw_scale = tf.split(outputs, 2, axis=-1)
+        return mean, tf.nn.softplus(raw_scale) + 1e-3
+
+    def prior_parameters(self, h):
+        """Mean and standard deviation of p(z_t | h_{t-1}), each (n, latent_dim)."""
+        if not self.sequential_prior:
+            zeros = tf.zeros([tf.shape(h)[0], self.latent_dim])
+            return zeros, tf.ones_like(zeros)
+        return self._mean_and_scale(self.prior_net(h))
+
+    def posterior_parameters(self, x_t, h):
+        """Mean and standard deviation of q(z_t | x_t, h_{t-1}), each (n, latent_dim)."""
+        return self._mean_and_scale(self.posterior_net(tf.concat([x_t, h], axis=-1)))
+
+    def decoder_parameters(self, z_t, h):
+        """Mean and standard deviation of p(x_t | z_t, h_{t-1}), each (n, x_dim)."""
+        return self._mean_and_scale(self.decoder_net(tf.concat([z_t, h], axis=-1)))
 
     def step_prior(self, h):
         """p(z_t | h_{t-1}): batch (n,), event (latent_dim,)."""
-        if not self.sequential_prior:
-            zeros = tf.zeros([tf.shape(h)[0], self.latent_dim])
-            return tfd.MultivariateNormalDiag(loc=zeros, scale_diag=tf.ones_like(zeros))
-        return self._gaussian(self.prior_net(h))
+        return tfd.MultivariateNormalDiag(*self.prior_parameters(h))
 
     def step_posterior(self, x_t, h):
         """q(z_t | x_t, h_{t-1}): batch (n,), event (latent_dim,)."""
-        return self._gaussian(self.posterior_net(tf.concat([x_t, h], axis=-1)))
+        return tfd.MultivariateNormalDiag(*self.posterior_parameters(x_t, h))
 
     def step_decoder(self, z_t, h):
         """p(x_t | z_t, h_{t-1}): batch (n,), event (x_dim,)."""
-        return self._gaussian(self.decoder_net(tf.concat([z_t, h], axis=-1)))
+        return tfd.MultivariateNormalDiag(*self.decoder_parameters(z_t, h))
 
-    def elbo(self, x, seed=None) -> objectives.ElboTerms:
-        """The VRNN's ELBO, eq. {eq}`eq-vrnn-elbo`: sum_t E_q[log p(x_t | z_t, h_{t-1})] - KL(q_t || p_t).
+    def step_terms(self, x, seed=None):
+        """Each step's reconstruction term and KL per latent unit, along one sampled path of codes.
 
         The per-step KL between the two diagonal Gaussians is in closed form (eq. {eq}`eq-kl-diag`);
-        z_t is one reparameterized sample. Shapes: x (n, T, x_dim) -> fields (n,), summed over time.
+        z_t is one reparameterized sample. A `seed` of None draws a fresh one. Shapes:
+        x (n, T, x_dim) -> reconstruction (T, n), kl (T, n, latent_dim).
         """
         x = tf.convert_to_tensor(x, tf.float32)
         n, steps = tf.shape(x)[0], tf.shape(x)[1]
-        if seed is None:
-            seed = tf.stack([tf.constant(self.seed, tf.int64), self.step_seed.assign_add(1)])
+        seed = self.next_seed() if seed is None else seed
         noise = tf.random.stateless_normal([steps, n, self.latent_dim], seed=tf.cast(seed, tf.int32))
 
         def step(carry, inputs):
-            h, reconstruction, kl = carry
+            h, _, _ = carry
             x_t, noise_t = inputs
-            prior, posterior = self.step_prior(h), self.step_posterior(x_t, h)
-            z_t = posterior.mean() + posterior.stddev() * noise_t
-            reconstruction += self.step_decoder(z_t, h).log_prob(x_t)
-            kl += objectives.gaussian_kl(posterior.mean(), 2.0 * tf.math.log(posterior.stddev()),
-                                         prior.mean(), 2.0 * tf.math.log(prior.stddev()))
+            prior_mean, prior_scale = self.prior_parameters(h)
+            mean, scale = self.posterior_parameters(x_t, h)
+            z_t = mean + scale * noise_t
+            reconstruction = tf.reduce_sum(tfd.Normal(*self.decoder_parameters(z_t, h)).log_prob(x_t), axis=-1)
+            kl = objectives.gaussian_kl_terms(mean, 2.0 * tf.math.log(scale),
+                                              prior_mean, 2.0 * tf.math.log(prior_scale))
             h, _ = self.cell(tf.concat([x_t, z_t], axis=-1), [h])
             return h, reconstruction, kl
 
         # tf.scan traces the step once and loops in the graph; a Python loop over T steps
         # would trace T copies, which takes minutes for T = 40.
-        start = (tf.zeros([n, self.state_dim]), tf.zeros([n]), tf.zeros([n]))
+        start = (tf.zeros([n, self.state_dim]), tf.zeros([n]), tf.zeros([n, self.latent_dim]))
         _, reconstruction, kl = tf.scan(step, (tf.transpose(x, [1, 0, 2]), noise), start)
-        reconstruction, kl = reconstruction[-1], kl[-1]
+        return reconstruction, kl
+
+    def elbo(self, x, seed=None) -> objectives.ElboTerms:
+        """The VRNN's ELBO, eq. {eq}`eq-vrnn-elbo`: sum_t E_q[log p(x_t | z_t, h_{t-1})] - KL(q_t || p_t).
+
+        Shapes: x (n, T, x_dim) -> fields (n,), summed over time.
+        """
+        reconstruction, kl = self.step_terms(x, seed)
+        reconstruction, kl = tf.reduce_sum(reconstruction, axis=0), tf.reduce_sum(kl, axis=[0, 2])
         return objectives.ElboTerms(reconstruction - kl, reconstruction, kl)
+
+    def loss_terms(self, x, seed=None) -> dict:
+        """The KL-weighted ELBO (eq. {eq}`eq-beta-vae`), with free bits (eq. {eq}`eq-free-bits`) when set.
+
+        Free bits apply to each step's latent unit: its KL, averaged over the batch, counts as
+        at least `free_bits` nats. The reported ELBO is the plain one.
+        """
+        reconstruction, kl = self.step_terms(x, seed)
+        reconstruction = tf.reduce_sum(reconstruction, axis=0)
+        exact_kl = tf.reduce_sum(kl, axis=[0, 2])
+        trained_kl = exact_kl
+        if self.config.free_bits > 0:
+            clipped = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl, axis=1), self.config.free_bits))
+            trained_kl = tf.fill(tf.shape(exact_kl), clipped)
+        loss = -tf.reduce_mean(reconstruction - self.kl_weight * trained_kl)
+        return {"loss": loss, "elbo": reconstruction - exact_kl, "reconstruction": reconstruction, "kl": exact_kl}
 
     def generate(self, n: int, steps: int, seed: int = 0) -> np.ndarray:
         """Sample n sequences from the model: z_t ~ p(z_t | h_{t-1}), then x_t ~ p(x_t | z_t, h_{t-1}).
@@ -136,24 +202,6 @@ class VRNN(keras.Model):
             out.append(x_t)
             h, _ = self.cell(tf.concat([x_t, z_t], axis=-1), [h])
         return tf.stack(out, axis=1).numpy()
-
-    def train_step(self, x):
-        with tf.GradientTape() as tape:
-            terms = self.elbo(x)
-            loss = -tf.reduce_mean(terms.elbo)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        return self._track(loss, terms)
-
-    def test_step(self, x):
-        terms = self.elbo(x)
-        return self._track(-tf.reduce_mean(terms.elbo), terms)
-
-    def _track(self, loss, terms):
-        values = {"loss": loss, "elbo": terms.elbo, "reconstruction": terms.reconstruction, "kl": terms.kl}
-        for name, tracker in self.trackers.items():
-            tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
 class LinearGaussianVRNN(VRNN):
@@ -197,24 +245,25 @@ class LinearGaussianVRNN(VRNN):
         self.transition_variance = vectors["transition_variance"]
         self.observation_scale = vectors["observation_scale"]
         self.observation_variance = vectors["observation_variance"]
-        super().__init__(x_dim=d, latent_dim=d, state_dim=d, **kwargs)
+        # Its config is a VRNN's, for one-step sequences; the networks that config builds go unused.
+        super().__init__(vrnn_config(1, d, latent_dim=d, state_dim=d, hidden_units=1), **kwargs)
         # The "recurrent cell" only carries z_t forward: h_t = z_t.
         self.cell = lambda inputs, states: (inputs[..., self.x_dim:], [inputs[..., self.x_dim:]])
 
-    def step_prior(self, h):
+    def prior_parameters(self, h):
         loc = tf.linalg.matvec(self.transition, h)
-        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.sqrt(self.transition_variance) + 0.0 * loc)
+        return loc, tf.sqrt(self.transition_variance) + 0.0 * loc
 
-    def step_posterior(self, x_t, h):
+    def posterior_parameters(self, x_t, h):
         # Product of N(z; A h, q) and N(x; c z, r), per dimension: precision 1/q + c^2/r.
         precision = 1.0 / self.transition_variance + tf.square(self.observation_scale) / self.observation_variance
         loc = (tf.linalg.matvec(self.transition, h) / self.transition_variance
                + self.observation_scale * x_t / self.observation_variance) / precision
-        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.sqrt(1.0 / precision) + 0.0 * loc)
+        return loc, tf.sqrt(1.0 / precision) + 0.0 * loc
 
-    def step_decoder(self, z_t, h):
+    def decoder_parameters(self, z_t, h):
         loc = self.observation_scale * z_t
-        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.sqrt(self.observation_variance) + 0.0 * loc)
+        return loc, tf.sqrt(self.observation_variance) + 0.0 * loc
 
     def state_space_model(self, steps: int):
         """The same model as a `tfd.LinearGaussianStateSpaceModel` over `steps` time steps."""
@@ -231,23 +280,6 @@ class LinearGaussianVRNN(VRNN):
         """log p(x_1..T) by the Kalman filter, in nats. Shapes: (n, T, d) -> (n,)."""
         x = tf.constant(_sequences(x, self.x_dim, "x"))
         return self.state_space_model(int(x.shape[1])).log_prob(x)
-
-
-def fit_sequences(model: VRNN, train, *, epochs: int, batch_size: int = 64, learning_rate: float = 3e-3,
-                  validation_data=None, seed: int = 0) -> dict:
-    """Train a `VRNN` with Adam on arrays of sequences (n, T, x_dim); returns the per-epoch history.
-
-    `tfvae.training.fit` is built around image datasets (splits, binarization, checkpoints);
-    sequences need none of that, so this is Keras' own loop with a fixed shuffle seed.
-    """
-    epochs = checks.positive_int(epochs, "epochs")
-    train = _sequences(train, model.x_dim, "train")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=False)
-    data = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train), seed=seed).batch(batch_size)
-    val = None
-    if validation_data is not None:
-        val = tf.data.Dataset.from_tensor_slices(_sequences(validation_data, model.x_dim, "validation")).batch(256)
-    return model.fit(data, epochs=epochs, validation_data=val, shuffle=False, verbose=0).history
 
 
 def _sequences(x, x_dim, name):

@@ -75,7 +75,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
 
     Args:
       model: a tfvae model, built inside the strategy scope it should train under.
-      data: a `tfvae.data.ImageDataset`.
+      data: a `tfvae.data.ImageDataset`, or a `tfvae.data.SequenceDataset` for a sequence model.
       epochs: total number of epochs; a resumed run trains only the missing ones.
       batch_size: minibatch size M (100 in the paper), across all replicas.
       lr_schedule: "constant" or "cosine" (to 1% of `learning_rate` at the last step of
@@ -114,7 +114,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
         raise InvalidInputError(f"learning_rate must be a positive number, got {learning_rate!r}")
     bernoulli = model.config.likelihood == "bernoulli"
     for split in ("train", "validation") if validate else ("train",):
-        checks.images(data.split(split).x, f"{data.name} {split} images",
+        checks.images(data.split(split).x, f"{data.name} {split} {data.examples}",
                           image_shape=model.image_shape, binary_range=bernoulli or binarization != "none")
 
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
