@@ -138,10 +138,6 @@ def test_every_optimizer_the_command_offers_has_a_keras_class():
     assert set(training.OPTIMIZER_CLASSES) == set(choices.OPTIMIZERS)
 
 
-def test_the_command_checks_the_checkpoint_folder_training_writes():
-    assert cli.CHECKPOINTS_DIR == serialization.CHECKPOINTS_DIR
-
-
 def one_error_line(capsys):
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]

@@ -36,12 +36,8 @@ from tfvae import checks, files
 from tfvae.choices import (ARCHITECTURES, BINARIZATIONS, DATASETS, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES,
                            OPTIMIZERS, SPLITS, STRATEGIES)
 from tfvae.errors import CheckpointError, InvalidInputError, TfvaeError
+from tfvae.files import CHECKPOINTS_DIR, MODEL_DIR, RUN_FILE  # a run folder's layout, shared with tfvae.training
 
-RUN_FILE = "run.json"
-# The folders `tfvae.training.fit` writes into a run folder (tfvae.serialization.CHECKPOINTS_DIR
-# and its final model), repeated here so that --out is checked without importing TensorFlow.
-CHECKPOINTS_DIR = "checkpoints"
-MODEL_DIR = "model"
 # Seeds go to NumPy's and Keras' global generators, which take 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
 # Importance samples per image when --objective iwae is given without --iwae-k (Burda et al.'s smallest k > 1).

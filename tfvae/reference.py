@@ -23,12 +23,11 @@ import shutil
 from pathlib import Path
 
 from tfvae import checks, evaluation, serialization
+from tfvae.files import MODEL_DIR, RUN_FILE
 from tfvae.errors import CheckpointError
 
 ROOT = Path(__file__).with_name("reference_runs")
-RUN_FILE = "run.json"  # as `tfvae train` names it
 HISTORY_FILE = "history.json"
-MODEL_DIR = "model"
 
 
 def names() -> tuple[str, ...]:

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from tfvae import files, models
+from tfvae.files import CHECKPOINTS_DIR, MODEL_DIR  # re-exported: a run folder's layout
 from tfvae.errors import CheckpointError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 OPTIMIZER_FILE = "optimizer.npz"  # a checkpoint's optimizer state, one array per variable name
 LATEST_FILE = "latest"
-CHECKPOINTS_DIR = "checkpoints"
 FORMAT_VERSION = 1
 
 
@@ -85,7 +85,7 @@ def resolve(path) -> Path:
         raise CheckpointError(f"no saved model at {path}: the folder does not exist")
     if (path / CONFIG_FILE).exists():
         return path
-    for folder in (path / "model", latest_checkpoint(path / CHECKPOINTS_DIR)):
+    for folder in (path / MODEL_DIR, latest_checkpoint(path / CHECKPOINTS_DIR)):
         if folder is not None and (folder / CONFIG_FILE).exists():
             return folder
     raise CheckpointError(f"{path} holds no {CONFIG_FILE}, no model/ folder and no checkpoints")

@@ -204,7 +204,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
                     serialization.write_checkpoint(model, write_dir, epoch + 1, {"history": history})
         if write_dir is not None:
             with _lost_peers_as_errors(model, epochs - 1):
-                serialization.save(model, write_dir / "model")
+                serialization.save(model, write_dir / serialization.MODEL_DIR)
     finally:
         preparer.shutdown(cancel_futures=True)
         if progress:
