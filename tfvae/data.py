@@ -15,9 +15,8 @@ The validation split is always carved from the training images, never from the t
 set. Binarization is ``"none"``, ``"static"`` (one Bernoulli draw, fixed once) or
 ``"dynamic"`` (a fresh draw every epoch, as Burda et al. (2016) train).
 
-`synthetic_sequences` generates the time series the sequence models (`tfvae.models.vrnn`)
-train on: not images, and not real data. `SequenceDataset` holds such arrays in splits, so
-that `tfvae.training.fit` trains a sequence model as it trains an image model.
+`SequenceDataset` holds real-valued sequences in splits (`tfvae.sequences` generates some),
+so that `tfvae.training.fit` trains a sequence model as it trains an image model.
 """
 
 from __future__ import annotations
@@ -200,7 +199,7 @@ class ImageDataset(ArrayDataset):
 class SequenceDataset(ArrayDataset):
     """Real-valued sequences of shape (steps, x_dim), float32; the labels are zeros.
 
-    Made by `sequence_dataset` (from arrays) or `synthetic_sequence_dataset`.
+    Made by `sequence_dataset` from arrays; `tfvae.sequences.dataset` makes synthetic ones.
     """
 
     examples = "sequences"
@@ -241,15 +240,6 @@ def sequence_dataset(train, validation, test, *, name: str, source: str) -> Sequ
                                     f"the train sequences {splits['train'].x.shape[1:]}")
         splits[split] = Split(x, np.zeros(len(x), np.int64))
     return SequenceDataset(name=name, source=source, **splits)
-
-
-def synthetic_sequence_dataset(n_train: int = 1000, n_validation: int = 200, n_test: int = 500, steps: int = 40, *,
-                               seed: int = 0) -> SequenceDataset:
-    """`synthetic_sequences` in three independent splits (seeds 3 seed, 3 seed + 1, 3 seed + 2)."""
-    arrays = [synthetic_sequences(n, steps, seed=3 * seed + offset)
-              for offset, n in enumerate((n_train, n_validation, n_test))]
-    return sequence_dataset(*arrays, name="synthetic regime-switching sines",
-                            source=f"tfvae.data.synthetic_sequence_dataset(steps={steps}, seed={seed})")
 
 
 def batches_dataset(batches, *, labels: bool = False):
@@ -301,28 +291,6 @@ def pooled_for_linear_gaussian(images) -> np.ndarray:
     """
     x = checks.images(images, "images")
     return average_pooled(x, factor=2 if x.shape[1:] == (28, 28) else 1)
-
-
-def synthetic_sequences(n: int, steps: int = 40, *, seed: int = 0, noise: float = 0.05) -> np.ndarray:
-    """A synthetic time series with a hidden, persistent random regime (not real data).
-
-    Each sequence is a sine wave whose amplitude jumps at random times between 0.3 and 1
-    (a two-state Markov chain, switch probability 0.05 per step), with random frequency
-    and phase and small Gaussian noise: the next value depends on the hidden past, which
-    is what a sequential prior can learn and N(0, I) at every step cannot.
-
-    Shapes: -> (n, steps, 1) float32. Deterministic for a seed.
-    """
-    n, steps = checks.positive_int(n, "n"), checks.positive_int(steps, "steps")
-    rng = np.random.default_rng([seed, 11])
-    frequency = rng.uniform(0.15, 0.35, size=(n, 1))
-    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
-    switches = rng.random((n, steps)) < 0.05
-    state = (rng.random((n, 1)) < 0.5) ^ (np.cumsum(switches, axis=1) % 2 == 1)
-    amplitude = np.where(state, 1.0, 0.3)
-    t = np.arange(steps)[None, :]
-    x = amplitude * np.sin(frequency * t + phase) + noise * rng.normal(size=(n, steps))
-    return x[..., None].astype(np.float32)
 
 
 def load(name: str, *, data_dir: str | os.PathLike | None = None, validation_size: int | float = 5000,

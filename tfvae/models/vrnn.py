@@ -10,11 +10,13 @@
       p(x_t | z_<=t, x_<t) = N(mu_x(z_t, h_{t-1}), diag sigma_x^2(z_t, h_{t-1}))
       h_t = GRU(h_{t-1}, [x_t, z_t])
 
-  and its ELBO is a sum over time of per-step ELBOs (eq. {eq}`eq-vrnn-elbo`).
+  and its ELBO is a sum over time of per-step ELBOs ({eq}`eq-vrnn-elbo`).
   `sequential_prior=False` replaces p(z_t | ...) by N(0, I) with everything else the same,
   the comparison that isolates what the learned prior adds. `vrnn_config` describes one;
   `tfvae.training.fit` trains it on a `tfvae.data.SequenceDataset` like any other model,
   with the KL weight (`beta`, `training.KLWarmup`) and free bits of the image models.
+* `GaussianRNN` (kind "gaussian_rnn"): the deterministic RNN a VRNN is compared with, the
+  same decoder and recurrent state without z_t; its log-likelihood is exact.
 * `LinearGaussianVRNN`: a VRNN whose parts are all linear-Gaussian, a state-space model
   whose exact likelihood (a Kalman filter's) checks the VRNN's ELBO.
 """
@@ -31,6 +33,37 @@ from tfvae.errors import InvalidInputError
 from tfvae.models.base import ModelConfig, TrainableModel, register
 
 tfd = tfp.distributions
+
+
+def _mlp(n_out: int, hidden_units: int, seed: int, name: str):
+    """A one-hidden-layer tanh network; named layers give the optimizer's variables the
+    stable names that checkpoints match on."""
+    init = keras.initializers.GlorotUniform(seed=seed + len(name))
+    return keras.Sequential([keras.layers.Dense(hidden_units, activation="tanh", kernel_initializer=init,
+                                                name=f"{name}_hidden"),
+                             keras.layers.Dense(n_out, kernel_initializer=init, name=f"{name}_output")], name=name)
+
+
+def _recurrent_state(state_dim: int, seed: int):
+    """The GRU cell that carries h_t."""
+    return keras.layers.GRUCell(state_dim, kernel_initializer=keras.initializers.GlorotUniform(seed),
+                                recurrent_initializer=keras.initializers.Orthogonal(seed=seed), name="state")
+
+
+def _mean_and_scale(outputs):
+    """A network's 2k outputs as a Gaussian's mean and standard deviation (softplus, floored at 1e-3)."""
+    mean, raw_scale = tf.split(outputs, 2, axis=-1)
+    return mean, tf.nn.softplus(raw_scale) + 1e-3
+
+
+def _check_sequence_config(config, family: str, settings: set):
+    unknown = set(config.extra) - settings
+    if unknown:
+        raise InvalidInputError(f"unknown {family} settings: {', '.join(sorted(unknown))}")
+    if config.likelihood != "gaussian" or config.n_samples != 1:
+        raise InvalidInputError(f"a {family} has a Gaussian decoder with learned variance and draws one path of "
+                                f"codes: it needs likelihood 'gaussian' and n_samples 1, got "
+                                f"{config.likelihood!r} and {config.n_samples}")
 
 
 def vrnn_config(steps: int, x_dim: int = 1, *, latent_dim: int = 2, state_dim: int = 32, hidden_units: int = 32,
@@ -65,31 +98,14 @@ class VRNN(TrainableModel):
 
     def create_networks(self):
         config = self.config
-        unknown = set(config.extra) - {"state_dim", "sequential_prior"}
-        if unknown:
-            raise InvalidInputError(f"unknown VRNN settings: {', '.join(sorted(unknown))}")
-        if config.likelihood != "gaussian" or config.n_samples != 1:
-            raise InvalidInputError("a VRNN has a Gaussian decoder with learned variance and draws one path of "
-                                    f"codes: it needs likelihood 'gaussian' and n_samples 1, got "
-                                    f"{config.likelihood!r} and {config.n_samples}")
+        _check_sequence_config(config, "VRNN", {"state_dim", "sequential_prior"})
         self.x_dim = config.image_shape[1]
         self.state_dim = checks.positive_int(config.extra.get("state_dim", 32), "state_dim")
         self.sequential_prior = bool(config.extra.get("sequential_prior", True))
-        seed = config.seed
-
-        def net(n_out, name):
-            init = keras.initializers.GlorotUniform(seed=seed + len(name))
-            # Named layers give the optimizer's variables stable names, which checkpoints match on.
-            return keras.Sequential([keras.layers.Dense(config.hidden_units, activation="tanh", kernel_initializer=init,
-                                                        name=f"{name}_hidden"),
-                                     keras.layers.Dense(n_out, kernel_initializer=init, name=f"{name}_output")],
-                                    name=name)
-
-        self.prior_net = net(2 * self.latent_dim, "prior")
-        self.posterior_net = net(2 * self.latent_dim, "posterior")
-        self.decoder_net = net(2 * self.x_dim, "decoder")
-        self.cell = keras.layers.GRUCell(self.state_dim, kernel_initializer=keras.initializers.GlorotUniform(seed),
-                                         recurrent_initializer=keras.initializers.Orthogonal(seed=seed), name="state")
+        self.prior_net = _mlp(2 * self.latent_dim, config.hidden_units, config.seed, "prior")
+        self.posterior_net = _mlp(2 * self.latent_dim, config.hidden_units, config.seed, "posterior")
+        self.decoder_net = _mlp(2 * self.x_dim, config.hidden_units, config.seed, "decoder")
+        self.cell = _recurrent_state(self.state_dim, config.seed)
 
     def create_state(self):
         self.kl_weight = keras.Variable(float(self.config.beta), dtype="float32", trainable=False, name="kl_weight")
@@ -100,25 +116,20 @@ class VRNN(TrainableModel):
     # Each conditional is a diagonal Gaussian; the *_parameters methods give its mean and
     # standard deviation as tensors, which the ELBO's loop uses directly (XLA compiles the
     # loop's gradient only without the distribution objects' dynamic broadcasts).
-    @staticmethod
-    def _mean_and_scale(outputs):
-        mean, raw_scale = tf.split(outputs, 2, axis=-1)
-        return mean, tf.nn.softplus(raw_scale) + 1e-3
-
     def prior_parameters(self, h):
         """Mean and standard deviation of p(z_t | h_{t-1}), each (n, latent_dim)."""
         if not self.sequential_prior:
             zeros = tf.zeros([tf.shape(h)[0], self.latent_dim])
             return zeros, tf.ones_like(zeros)
-        return self._mean_and_scale(self.prior_net(h))
+        return _mean_and_scale(self.prior_net(h))
 
     def posterior_parameters(self, x_t, h):
         """Mean and standard deviation of q(z_t | x_t, h_{t-1}), each (n, latent_dim)."""
-        return self._mean_and_scale(self.posterior_net(tf.concat([x_t, h], axis=-1)))
+        return _mean_and_scale(self.posterior_net(tf.concat([x_t, h], axis=-1)))
 
     def decoder_parameters(self, z_t, h):
         """Mean and standard deviation of p(x_t | z_t, h_{t-1}), each (n, x_dim)."""
-        return self._mean_and_scale(self.decoder_net(tf.concat([z_t, h], axis=-1)))
+        return _mean_and_scale(self.decoder_net(tf.concat([z_t, h], axis=-1)))
 
     def step_prior(self, h):
         """p(z_t | h_{t-1}): batch (n,), event (latent_dim,)."""
@@ -135,7 +146,7 @@ class VRNN(TrainableModel):
     def step_terms(self, x, seed=None):
         """Each step's reconstruction term and KL per latent unit, along one sampled path of codes.
 
-        The per-step KL between the two diagonal Gaussians is in closed form (eq. {eq}`eq-kl-diag`);
+        The per-step KL between the two diagonal Gaussians is in closed form ({eq}`eq-kl-diag`);
         z_t is one reparameterized sample. A `seed` of None draws a fresh one. Shapes:
         x (n, T, x_dim) -> reconstruction (T, n), kl (T, n, latent_dim).
         """
@@ -163,7 +174,7 @@ class VRNN(TrainableModel):
         return reconstruction, kl
 
     def elbo(self, x, seed=None) -> objectives.ElboTerms:
-        """The VRNN's ELBO, eq. {eq}`eq-vrnn-elbo`: sum_t E_q[log p(x_t | z_t, h_{t-1})] - KL(q_t || p_t).
+        """The VRNN's ELBO, {eq}`eq-vrnn-elbo`: sum_t E_q[log p(x_t | z_t, h_{t-1})] - KL(q_t || p_t).
 
         Shapes: x (n, T, x_dim) -> fields (n,), summed over time.
         """
@@ -172,7 +183,7 @@ class VRNN(TrainableModel):
         return objectives.ElboTerms(reconstruction - kl, reconstruction, kl)
 
     def loss_terms(self, x, seed=None) -> dict:
-        """The KL-weighted ELBO (eq. {eq}`eq-beta-vae`), with free bits (eq. {eq}`eq-free-bits`) when set.
+        """The KL-weighted ELBO ({eq}`eq-beta-vae`), with free bits ({eq}`eq-free-bits`) when set.
 
         Free bits apply to each step's latent unit: its KL, averaged over the batch, counts as
         at least `free_bits` nats. The reported ELBO is the plain one.
@@ -202,6 +213,63 @@ class VRNN(TrainableModel):
             out.append(x_t)
             h, _ = self.cell(tf.concat([x_t, z_t], axis=-1), [h])
         return tf.stack(out, axis=1).numpy()
+
+
+def gaussian_rnn_config(steps: int, x_dim: int = 1, *, state_dim: int = 32, hidden_units: int = 32,
+                        **settings) -> ModelConfig:
+    """The config of a `GaussianRNN` for sequences of shape (steps, x_dim), the VRNN's sizes without z.
+
+    `latent_dim` is 1 and unused: the model has no latent variable.
+    """
+    return ModelConfig(kind="gaussian_rnn", image_shape=(checks.positive_int(steps, "steps"),
+                                                         checks.positive_int(x_dim, "x_dim")),
+                       latent_dim=1, hidden_units=hidden_units, likelihood="gaussian",
+                       extra={"state_dim": checks.positive_int(state_dim, "state_dim")}, **settings)
+
+
+@register("gaussian_rnn")
+class GaussianRNN(TrainableModel):
+    """The deterministic RNN a VRNN is compared with: its decoder and recurrent state, without z_t.
+
+        p(x_t | x_<t) = N(mu_x(h_{t-1}), diag sigma_x^2(h_{t-1})),   h_t = GRU(h_{t-1}, x_t)
+
+    Each step's next value is one Gaussian given the past, the output distribution of the
+    VRNN's decoder; only the VRNN's z_t can make it a mixture. The log-likelihood is exact,
+    a sum of one-step Gaussian log densities, so a VRNN's ELBO above it is a gain its
+    latent variables earn.
+    """
+
+    metric_names = ("loss", "log_likelihood")
+    supported_objectives = ("elbo",)
+
+    def create_networks(self):
+        config = self.config
+        _check_sequence_config(config, "Gaussian RNN", {"state_dim"})
+        self.x_dim = config.image_shape[1]
+        self.state_dim = checks.positive_int(config.extra.get("state_dim", 32), "state_dim")
+        self.decoder_net = _mlp(2 * self.x_dim, config.hidden_units, config.seed, "decoder")
+        self.cell = _recurrent_state(self.state_dim, config.seed)
+
+    def call(self, x, training=False):
+        return self.log_likelihood(x)
+
+    def log_likelihood(self, x):
+        """log p(x_1..T) = sum_t log N(x_t; mu_x(h_{t-1}), diag sigma_x^2(h_{t-1})), exactly. Shapes: (n, T, x_dim) -> (n,)."""
+        x = tf.convert_to_tensor(x, tf.float32)
+
+        def step(carry, x_t):
+            h, _ = carry
+            log_p = tf.reduce_sum(tfd.Normal(*_mean_and_scale(self.decoder_net(h))).log_prob(x_t), axis=-1)
+            h, _ = self.cell(x_t, [h])
+            return h, log_p
+
+        start = (tf.zeros([tf.shape(x)[0], self.state_dim]), tf.zeros([tf.shape(x)[0]]))
+        _, log_p = tf.scan(step, tf.transpose(x, [1, 0, 2]), start)
+        return tf.reduce_sum(log_p, axis=0)
+
+    def loss_terms(self, x, seed=None) -> dict:
+        log_likelihood = self.log_likelihood(x)
+        return {"loss": -tf.reduce_mean(log_likelihood), "log_likelihood": log_likelihood}
 
 
 class LinearGaussianVRNN(VRNN):
