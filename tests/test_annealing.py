@@ -1,5 +1,5 @@
 """Specifications of tfvae.annealing and tfvae.training.KLWarmup: the KL warm-up schedule of
-eq. {eq}`eq-kl-warmup` is linear from `start` to `target` over the warm-up and constant after it,
+{eq}`eq-kl-warmup` is linear from `start` to `target` over the warm-up and constant after it,
 and the callback really moves the model's `kl_weight` while Keras trains."""
 
 import keras

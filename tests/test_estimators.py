@@ -65,7 +65,7 @@ def test_naive_log_evidence_converges_to_exact_in_low_dimension():
 @pytest.mark.parametrize("estimator", [estimators.score_function_gradient, estimators.reparameterization_gradient])
 def test_an_integrand_that_depends_on_q_gets_the_general_gradient(estimator):
     # f(z, q) = -log q(z): E_q[f] is q's entropy, sum_j log s_j + const, whose exact gradient is 0 for the mean
-    # and 1 for every log standard deviation (eq. {eq}`eq-score-function-general`, with a non-zero second term). The
+    # and 1 for every log standard deviation ({eq}`eq-score-function-general`, with a non-zero second term). The
     # pathwise estimate of it is exact sample by sample (std 0), hence the small absolute slack.
     mean, log_std = np.array([0.3, -1.0, 2.0], np.float32), np.array([0.2, -0.5, 0.0], np.float32)
     est = estimator(lambda z, q: -tf.reduce_sum(q.log_prob(z), axis=-1), mean, log_std, n_samples=10,

@@ -1,4 +1,4 @@
-"""Held-out numbers (tfvae.evaluation): the per-image Gaussian fit of eq. {eq}`eq-inference-gaps` climbs
+"""Held-out numbers (tfvae.evaluation): the per-image Gaussian fit of {eq}`eq-inference-gaps` climbs
 above the encoder's ELBO, stays below the evidence, and refuses bad settings."""
 
 import numpy as np

@@ -30,7 +30,7 @@ def _batch(ds, n=16):
 
 
 def test_elbo_equals_an_explicit_sum_over_clusters(model, digits):
-    """Eq. {eq}`eq-gmvae-elbo` term by term: log p(x|z_y) + log p(z_y|y) - log q(z_y|x,y) + log p(y) - log q(y|x)."""
+    """{eq}`eq-gmvae-elbo` term by term: log p(x|z_y) + log p(z_y|y) - log q(z_y|x,y) + log p(y) - log q(y|x)."""
     x = _batch(digits)
     seed = tf.constant([3, 4], tf.int32)
     got = model.elbo(x, n_samples=1, seed=seed).elbo.numpy()
@@ -55,7 +55,7 @@ def test_elbo_equals_a_monte_carlo_average_over_sampled_clusters(model, digits):
     seed = tf.constant([5, 6], tf.int32)
     log_q_y, reconstruction, kl_z = (t.numpy() for t in model.component_terms(x, n_samples=1, seed=seed))
     exact = model.elbo(x, n_samples=1, seed=seed).elbo.numpy()
-    per_y = reconstruction - kl_z + np.log(1 / K) - log_q_y  # (n, K): the bracket of eq. {eq}`eq-gmvae-elbo`
+    per_y = reconstruction - kl_z + np.log(1 / K) - log_q_y  # (n, K): the bracket of {eq}`eq-gmvae-elbo`
     rng = np.random.default_rng(0)
     n_draws = 20000
     for i in range(len(x)):

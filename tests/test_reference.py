@@ -63,7 +63,7 @@ def test_a_run_evaluates_its_held_out_test_images_and_nothing_else():
     run = reference.load(reference.names()[0])
     result = run.evaluate(data.load(run.record["dataset"], seed=run.record["seed"]), k=100, max_images=200)
     assert result["images"] == 200 and result["k"] == 100
-    # log p(x) estimated with k = 100 lies above the ELBO for the average image (eq. {eq}`eq-iwae`: L_100 >= L_1); each
+    # log p(x) estimated with k = 100 lies above the ELBO for the average image ({eq}`eq-iwae`: L_100 >= L_1); each
     # image's single-sample ELBO is noisy (a few nats), so the average needs a couple of hundred images.
     excess = result["per_image"]["log_likelihood"] - result["per_image"]["elbo"]
     assert excess.mean() > 3 * excess.std(ddof=1) / len(excess) ** 0.5

@@ -7,7 +7,7 @@ collapse). Warm-up (Bowman et al., 2016; Sønderby et al., 2016) trains on
     L_t = E_q[log p(x|z)] - beta_t KL(q(z|x) || p(z)),
     beta_t = start + (target - start) min(1, t / T),
 
-eq. {eq}`eq-kl-warmup`, where t counts epochs or optimizer steps and T is the length of
+{eq}`eq-kl-warmup`, where t counts epochs or optimizer steps and T is the length of
 the warm-up. `tfvae.training.KLWarmup` is the Keras callback that writes beta_t into the
 model's `kl_weight` variable, which `VAE.loss_terms` multiplies the KL by.
 """
@@ -23,7 +23,7 @@ UNITS = ("epoch", "step")
 
 
 def warmup_weight(t, warmup: int, *, start: float = 0.0, target: float = 1.0) -> float:
-    """beta_t of eq. {eq}`eq-kl-warmup`: linear from `start` at t = 0 to `target` at t = `warmup`, then constant.
+    """beta_t of {eq}`eq-kl-warmup`: linear from `start` at t = 0 to `target` at t = `warmup`, then constant.
 
     Args:
       t: epochs or steps completed (>= 0).

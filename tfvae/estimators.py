@@ -1,9 +1,9 @@
 """Monte Carlo estimators of Part I: the naive estimate of the evidence and two gradient estimators.
 
-* `naive_log_evidence`: log p(x) from prior samples, the integral of eq. {eq}`eq-marginal`
+* `naive_log_evidence`: log p(x) from prior samples, the integral of {eq}`eq-marginal`
   done by brute force (chapter "Latent-variable models").
-* `score_function_gradient`: the score-function (REINFORCE) estimator, eq. {eq}`eq-score-function`.
-* `reparameterization_gradient`: the reparameterization (pathwise) estimator, eq. {eq}`eq-reparam`.
+* `score_function_gradient`: the score-function (REINFORCE) estimator, {eq}`eq-score-function`.
+* `reparameterization_gradient`: the reparameterization (pathwise) estimator, {eq}`eq-reparam`.
 
 Both gradient estimators estimate the gradient of E_q[f(z)] with respect to the
 parameters (mean, log standard deviation) of a diagonal Gaussian q = N(mean, diag exp(2 log_std)),
@@ -25,7 +25,7 @@ tfd = tfp.distributions
 
 
 def naive_log_evidence(x, decode: Callable, prior, *, n_samples: int, seed=None):
-    """log p(x) ~ log (1/S sum_s p(x | z_s)), z_s ~ p(z): eq. {eq}`eq-marginal` by simple Monte Carlo.
+    """log p(x) ~ log (1/S sum_s p(x | z_s)), z_s ~ p(z): {eq}`eq-marginal` by simple Monte Carlo.
 
     Unbiased for p(x) itself, but nearly every prior sample explains x badly when z or x
     has many dimensions, so the estimate is ruled by the few lucky samples and its variance grows
@@ -65,7 +65,7 @@ def _tiled(mean, log_std, n_estimates):
 
 def score_function_gradient(f: Callable, mean, log_std, *, n_samples: int, n_estimates: int = 1,
                             seed=None, f_uses_q: bool = False) -> GradientEstimates:
-    """The score-function estimator, eq. {eq}`eq-score-function`:
+    """The score-function estimator, {eq}`eq-score-function`:
 
         grad E_q[f(z)] ~ 1/L sum_l f(z_l) grad log q(z_l),   z_l ~ q.
 
@@ -73,8 +73,7 @@ def score_function_gradient(f: Callable, mean, log_std, *, n_samples: int, n_est
     only through log q. It needs f's values, never f's gradient.
 
     When f itself depends on q's parameters (`f_uses_q`: f is called as f(z, q)), as the
-    ELBO's integrand log p(x, z) - log q(z) does, the general form eq.
-    {eq}`eq-score-function-general` adds the average of grad f at fixed z_l.
+    ELBO's integrand log p(x, z) - log q(z) does, the general form {eq}`eq-score-function-general` adds the average of grad f at fixed z_l.
 
     Args:
       f: z (..., d) -> (...), the function whose expectation is differentiated; with
@@ -102,7 +101,7 @@ def score_function_gradient(f: Callable, mean, log_std, *, n_samples: int, n_est
 
 def reparameterization_gradient(f: Callable, mean, log_std, *, n_samples: int, n_estimates: int = 1,
                                 seed=None, f_uses_q: bool = False) -> GradientEstimates:
-    """The reparameterization estimator, eq. {eq}`eq-reparam`:
+    """The reparameterization estimator, {eq}`eq-reparam`:
 
         grad E_q[f(z)] ~ 1/L sum_l grad f(mean + exp(log_std) * eps_l),   eps_l ~ N(0, I).
 

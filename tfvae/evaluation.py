@@ -10,7 +10,7 @@ from tfvae import checks, objectives
 
 def evaluate(model, data, *, split: str = "test", binarization: str = "none", k: int = 5000,
              batch_size: int = 100, chunk_size: int = 500, max_images: int | None = None, seed: int = 0) -> dict:
-    """ELBO and log p(x) (eq. {eq}`eq-is-loglik`, k importance samples) averaged over a split.
+    """ELBO and log p(x) ({eq}`eq-is-loglik`, k importance samples) averaged over a split.
 
     Binary data are binarized once with a fixed seed, so repeated evaluations agree.
 
@@ -32,12 +32,12 @@ def evaluate(model, data, *, split: str = "test", binarization: str = "none", k:
 
 def optimized_gaussian_elbo(model, x, *, steps: int = 300, learning_rate: float = 1e-2, n_samples: int = 16,
                             eval_samples: int = 1000, seed: int = 0):
-    """The ELBO of the best diagonal Gaussian for each image, q*(z|x) of eq. {eq}`eq-inference-gaps`.
+    """The ELBO of the best diagonal Gaussian for each image, q*(z|x) of {eq}`eq-inference-gaps`.
 
     The encoder amortizes inference: one network gives q(z|x) for every x. Cremer et al.
     (2018) ask how much that costs by fitting a diagonal Gaussian to each image on its own.
     Here each image's mean and log-variance start at the encoder's output and climb the
-    image's ELBO (eq. {eq}`eq-sgvb-analytic`, `n_samples` reparameterized samples per step)
+    image's ELBO ({eq}`eq-sgvb-analytic`, `n_samples` reparameterized samples per step)
     for `steps` Adam steps; the decoder stays fixed. Gradient ascent finds a local optimum,
     so the amortization gap measured with it is a lower bound on the true one.
 

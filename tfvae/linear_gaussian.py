@@ -6,13 +6,13 @@ checked against the exact answer.
 
 (Tipping & Bishop, 1999). With M = W^T W + sigma^2 I_d (d x d):
 
-* the marginal (eq. {eq}`eq-marginal`) is p(x) = N(x; mu, W W^T + sigma^2 I_D);
-* the posterior (eq. {eq}`eq-posterior`) is
+* the marginal ({eq}`eq-marginal`) is p(x) = N(x; mu, W W^T + sigma^2 I_D);
+* the posterior ({eq}`eq-posterior`) is
   p(z|x) = N(z; M^{-1} W^T (x - mu), sigma^2 M^{-1});
-* for any Gaussian q(z|x) = N(m, S), the ELBO (eq. {eq}`eq-elbo-recon-kl`) is
+* for any Gaussian q(z|x) = N(m, S), the ELBO ({eq}`eq-elbo-recon-kl`) is
   E_q[log p(x|z)] - KL(q || p(z)) with
   E_q[log p(x|z)] = -D/2 log(2 pi sigma^2) - (|x - mu - W m|^2 + tr(W^T W S)) / (2 sigma^2),
-  and it equals log p(x) - KL(q || p(z|x)) (eq. {eq}`eq-elbo-decomposition`).
+  and it equals log p(x) - KL(q || p(z|x)) ({eq}`eq-elbo-decomposition`).
 
 Everything is float64: the book checks identities such as ELBO = log p(x) when q is the
 exact posterior "to float precision", which float32 round-off would blur.
@@ -74,17 +74,17 @@ class LinearGaussian:
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
 
     def marginal(self):
-        """p(x) = N(mu, W W^T + sigma^2 I_D), eq. {eq}`eq-marginal` in closed form. Event shape (D,)."""
+        """p(x) = N(mu, W W^T + sigma^2 I_D), {eq}`eq-marginal` in closed form. Event shape (D,)."""
         covariance = (tf.matmul(self.weights, self.weights, transpose_b=True)
                       + self.noise_variance * tf.eye(self.data_dim, dtype=DTYPE))
         return tfd.MultivariateNormalTriL(loc=self.offset, scale_tril=tf.linalg.cholesky(covariance))
 
     def log_evidence(self, x):
-        """The exact log p(x) of eq. {eq}`eq-marginal`, in nats. Shapes: (n, D) -> (n,)."""
+        """The exact log p(x) of {eq}`eq-marginal`, in nats. Shapes: (n, D) -> (n,)."""
         return self.marginal().log_prob(self._data(x))
 
     def posterior_parameters(self, x):
-        """The exact posterior's mean and covariance, eq. {eq}`eq-posterior`.
+        """The exact posterior's mean and covariance, {eq}`eq-posterior`.
 
         mean = M^{-1} W^T (x - mu), covariance = sigma^2 M^{-1}, with M = W^T W + sigma^2 I_d;
         the covariance does not depend on x. Shapes: (n, D) -> (n, d), (d, d).
@@ -97,17 +97,16 @@ class LinearGaussian:
         return mean, 0.5 * (covariance + tf.transpose(covariance))
 
     def posterior(self, x):
-        """The exact p(z|x) of eq. {eq}`eq-posterior`: batch shape (n,), event shape (d,)."""
+        """The exact p(z|x) of {eq}`eq-posterior`: batch shape (n,), event shape (d,)."""
         mean, covariance = self.posterior_parameters(x)
         return tfd.MultivariateNormalTriL(loc=mean, scale_tril=tf.linalg.cholesky(covariance))
 
     def exact_elbo(self, x, q_mean, q_cov):
-        """The ELBO of eq. {eq}`eq-elbo-recon-kl` in closed form for q(z|x) = N(q_mean, q_cov).
+        """The ELBO of {eq}`eq-elbo-recon-kl` in closed form for q(z|x) = N(q_mean, q_cov).
 
         ELBO = E_q[log p(x|z)] - KL(q || p(z)), where
         E_q[log p(x|z)] = -D/2 log(2 pi sigma^2) - (|x - mu - W m|^2 + tr(W^T W S)) / (2 sigma^2)
-        and KL(q || N(0, I)) = (tr S + |m|^2 - d - log det S) / 2. By eq.
-        {eq}`eq-elbo-decomposition` it equals log p(x) - KL(q || p(z|x)) <= log p(x).
+        and KL(q || N(0, I)) = (tr S + |m|^2 - d - log det S) / 2. By {eq}`eq-elbo-decomposition` it equals log p(x) - KL(q || p(z|x)) <= log p(x).
 
         Shapes: x (n, D), q_mean (n, d), q_cov (d, d) or (n, d, d) symmetric positive
         definite -> (n,), in nats.

@@ -29,7 +29,7 @@ tfd = tfp.distributions
 
 
 def gaussian_kl_terms(mean_q, log_var_q, mean_p, log_var_p):
-    """The terms of eq. {eq}`eq-kl-diag` before the sum over j: the KL of each coordinate.
+    """The terms of {eq}`eq-kl-diag` before the sum over j: the KL of each coordinate.
 
     KL_j = 1/2 [ exp(d_j) - 1 - d_j + (mean_q - mean_p)_j^2 exp(-log_var_p_j) ],
     with d = log_var_q - log_var_p. `exp(d) - 1 - d` is computed as `expm1(d) - d`, which
@@ -44,7 +44,7 @@ def gaussian_kl_terms(mean_q, log_var_q, mean_p, log_var_p):
 
 
 def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
-    """KL(N(mean_q, diag exp(log_var_q)) || N(mean_p, diag exp(log_var_p))), eq. {eq}`eq-kl-diag`.
+    """KL(N(mean_q, diag exp(log_var_q)) || N(mean_p, diag exp(log_var_p))), {eq}`eq-kl-diag`.
 
     KL = sum_j KL_j, the coordinates' KLs (`gaussian_kl_terms`), since both distributions
     factorize over coordinates. Shapes: all inputs broadcast to (..., d); output (...,).
@@ -53,7 +53,7 @@ def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
 
 
 def standard_normal_kl(mean, log_var):
-    """KL(N(mean, diag exp(log_var)) || N(0, I)), eq. {eq}`eq-kl-std-normal`.
+    """KL(N(mean, diag exp(log_var)) || N(0, I)), {eq}`eq-kl-std-normal`.
 
     -KL = 1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2), the term of the paper's eq. (10).
     Shapes: (..., d) -> (...,).
@@ -64,13 +64,13 @@ def standard_normal_kl(mean, log_var):
 def kl_per_dimension(q, prior):
     """The closed-form KL of each latent dimension, for a diagonal-Gaussian q and prior.
 
-    The terms of eq. {eq}`eq-kl-diag` before the sum. Shapes: batch (n,), event (d,) -> (n, d).
+    The terms of {eq}`eq-kl-diag` before the sum. Shapes: batch (n,), event (d,) -> (n, d).
     """
     return gaussian_kl_terms(q.mean(), diagonal_log_variance(q), prior.mean(), diagonal_log_variance(prior))
 
 
 def free_bits_kl(q, prior, free_bits: float):
-    """KL with free bits, eq. {eq}`eq-free-bits`: sum_j max(lambda, E_batch[KL_j]) per example.
+    """KL with free bits, {eq}`eq-free-bits`: sum_j max(lambda, E_batch[KL_j]) per example.
 
     Each dimension's KL, averaged over the batch, counts as at least `free_bits` nats, so the
     optimizer gains nothing by pushing it lower (Kingma et al., 2016). Shapes: -> (n,), every
@@ -87,7 +87,7 @@ def diagonal_log_variance(q):
 
 
 def kl_to_prior(q, prior, z=None):
-    """KL(q(z|x) || p(z)) per example: in closed form (eq. {eq}`eq-kl-diag`) when no samples are
+    """KL(q(z|x) || p(z)) per example: in closed form ({eq}`eq-kl-diag`) when no samples are
     given, which needs q and the prior to be diagonal Gaussians; else the Monte Carlo estimate,
     the average of log q(z|x) - log p(z) over the samples `z`.
 
@@ -119,11 +119,11 @@ def elbo(x, encode: Callable, decode: Callable, prior, *, n_samples: int = 1,
          analytic_kl: bool = True, seed=None) -> ElboTerms:
     """The evidence lower bound, estimated with `n_samples` reparameterized samples.
 
-    With `analytic_kl`, the estimator of eq. {eq}`eq-sgvb-analytic` (the paper's eq. (7)):
+    With `analytic_kl`, the estimator of {eq}`eq-sgvb-analytic` (the paper's eq. (7)):
         ELBO ~ 1/L sum_l log p(x | z_l) - KL(q(z|x) || p(z)),
-    else the generic estimator of eq. {eq}`eq-sgvb-mc` (the paper's eq. (6)):
+    else the generic estimator of {eq}`eq-sgvb-mc` (the paper's eq. (6)):
         ELBO ~ 1/L sum_l [log p(x | z_l) + log p(z_l) - log q(z_l | x)],
-    with z_l = mu(x) + sigma(x) * eps_l, eps_l ~ N(0, I) (eq. {eq}`eq-reparam`).
+    with z_l = mu(x) + sigma(x) * eps_l, eps_l ~ N(0, I) ({eq}`eq-reparam`).
 
     Args:
       x: data batch, shape (batch, *event_shape).
@@ -152,7 +152,7 @@ class WakeSleepTerms(NamedTuple):
 
 
 def wake_sleep(x, encode: Callable, decode: Callable, prior, seed=None) -> WakeSleepTerms:
-    """The two phases of wake-sleep (Hinton et al., 1995), eqs. {eq}`eq-wake` and {eq}`eq-sleep`.
+    """The two phases of wake-sleep (Hinton et al., 1995), {eq}`eq-wake` and {eq}`eq-sleep`.
 
     wake:  log p(x, z) = log p(x | z) + log p(z), with z ~ q(z|x) sampled and held fixed:
            its gradient reaches the generative model only.
@@ -165,7 +165,7 @@ def wake_sleep(x, encode: Callable, decode: Callable, prior, seed=None) -> WakeS
     is the difference from AEVB.
 
     The wake phase's z ~ q(z|x) and log p(x | z) are also a single-sample estimate of the
-    ELBO, eq. {eq}`eq-sgvb-analytic`; `elbo` reports it (with the closed-form KL where q and
+    ELBO, {eq}`eq-sgvb-analytic`; `elbo` reports it (with the closed-form KL where q and
     p are diagonal Gaussians) without a second pass through the networks.
 
     Shapes: x (batch, ...) -> WakeSleepTerms of (batch,) each.
@@ -225,7 +225,7 @@ def _bernoulli_log_likelihood(logits, x, event_ndims: int):
 
 def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k: int,
                               chunk_size: int | None = None, seed=None, log_likelihood: Callable | None = None):
-    """The importance-weighted bound L_k = log (1/k sum_i w_i), eq. {eq}`eq-iwae`.
+    """The importance-weighted bound L_k = log (1/k sum_i w_i), {eq}`eq-iwae`.
 
     L_1 is the ELBO; L_k does not decrease with k and tends to log p(x) (Burda et al., 2016).
     With `chunk_size`, the k samples are drawn `chunk_size` at a time and combined with a
@@ -262,7 +262,7 @@ def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k
 
 
 def marginal_log_likelihood(model, images, *, k: int = 5000, batch_size: int = 100, chunk_size: int = 500):
-    """Importance-sampling estimate of log p(x) for every image, eq. {eq}`eq-is-loglik`.
+    """Importance-sampling estimate of log p(x) for every image, {eq}`eq-is-loglik`.
 
     log p(x) ~ log (1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)), z_i ~ q(z|x): the
     importance-weighted bound with large k, which converges to log p(x) from below.

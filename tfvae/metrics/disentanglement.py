@@ -5,7 +5,7 @@ rank the latent dimensions z_j by the mutual information I(z_j; v_k) they carry 
 the gap between the best and the second-best dimension, divided by the factor's entropy
 H(v_k), is 1 when one dimension alone holds everything about the factor and no other holds
 anything, and 0 when two dimensions share it equally (or none carries it). MIG is the mean
-gap over factors (eq. {eq}`eq-mig`):
+gap over factors ({eq}`eq-mig`):
 
     MIG = 1/K sum_k [ I(z_{j_k}; v_k) - max_{j != j_k} I(z_j; v_k) ] / H(v_k),
     j_k = argmax_j I(z_j; v_k).
@@ -58,7 +58,7 @@ def factor_entropies(factors) -> np.ndarray:
 
 
 def mutual_information_gap(codes, factors, bins: int = 20, per_factor: bool = False):
-    """MIG of a representation, eq. {eq}`eq-mig` (Chen et al., 2018).
+    """MIG of a representation, {eq}`eq-mig` (Chen et al., 2018).
 
     Args:
       codes: latent codes, e.g. the encoder means, shape (n, d) with d >= 2.
@@ -80,7 +80,7 @@ def mutual_information_gap(codes, factors, bins: int = 20, per_factor: bool = Fa
 def captured_information(codes, factors, bins: int = 20) -> np.ndarray:
     """The share of each factor's entropy held by its most informative latent dimension.
 
-    max_j I(z_j; v_k) / H(v_k), the first term of eq. {eq}`eq-mig`: near 1 when some dimension
+    max_j I(z_j; v_k) / H(v_k), the first term of {eq}`eq-mig`: near 1 when some dimension
     determines the factor, near 0 when no dimension knows it. MIG asks whether a factor lives in
     *one* dimension; this asks whether the code holds it at all. Shapes: (n, d), (n, K) -> (K,).
     """

@@ -3,7 +3,7 @@
 * Active units (Burda et al., 2016): unit u is active when its posterior mean moves with
   the data, A_u = Cov_x(E_{q(z|x)}[z_u]) > 0.01. An inactive unit ignores x, so q(z_u|x)
   can equal the prior and contribute nothing to the KL term or to the reconstruction.
-* The KL per latent dimension: the terms of eq. {eq}`eq-kl-diag` before the sum over
+* The KL per latent dimension: the terms of {eq}`eq-kl-diag` before the sum over
   dimensions, averaged over the data. They sum to the average KL(q(z|x) || p(z)).
 """
 
@@ -43,7 +43,7 @@ def active_units(model, images, *, threshold: float = ACTIVITY_THRESHOLD, batch_
 def mean_kl_per_dimension(model, images, *, batch_size: int = 1000) -> np.ndarray:
     """KL(q(z_j|x) || p(z_j)) for each latent dimension j, averaged over the images.
 
-    `objectives.kl_per_dimension` (the terms of eq. {eq}`eq-kl-diag`) averaged over x;
+    `objectives.kl_per_dimension` (the terms of {eq}`eq-kl-diag`) averaged over x;
     the entries sum to the average KL term of the ELBO. Shapes: (n, h, w) -> (d,), nats.
     """
     x = checks.images(images, "images", image_shape=model.image_shape)

@@ -54,7 +54,7 @@ class ModelConfig:
     beta: weight of the KL term in the training objective (1 gives the ELBO). The model
       keeps it in the variable `kl_weight`, which callbacks may change (KL warm-up).
     free_bits: if > 0, each latent dimension's KL counts as at least this many nats in the
-      training objective (Kingma et al., 2016), eq. {eq}`eq-free-bits`; the reported ELBO is unchanged.
+      training objective (Kingma et al., 2016), {eq}`eq-free-bits`; the reported ELBO is unchanged.
     n_samples: L, the samples of z per data point in the ELBO estimate.
     analytic_kl: closed-form KL (paper's eq. 7) instead of Monte Carlo (eq. 6).
     objective: "elbo", "iwae" (the importance-weighted bound with `iwae_k` samples) or

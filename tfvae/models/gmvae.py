@@ -9,7 +9,7 @@ Recognition model: q(y|x) = Categorical(pi(x)) and q(z|x,y) = N(mu_y(x), diag si
 one encoder network outputs the K logits and, for every y, a mean and a log-variance.
 
 The ELBO sums over y exactly instead of sampling it, which needs no gradient estimator
-for the discrete y (eq. {eq}`eq-gmvae-elbo`):
+for the discrete y ({eq}`eq-gmvae-elbo`):
 
     ELBO(x) = sum_y q(y|x) [ E_q(z|x,y) log p(x|z) - KL(q(z|x,y) || p(z|y)) ] - KL(q(y|x) || p(y)).
 
@@ -28,8 +28,8 @@ uniform, or puts every image in one cluster, and the mixture acts as a single Ga
 and its first part charges every image log K nats for being confidently in a cluster. With
 `extra={"cluster_kl": "marginal"}` the training loss keeps only the second part, computed on
 the minibatch: clusters may be confident, but must be used equally often. Like free bits
-(eq. {eq}`eq-free-bits`) this changes what is optimized, not what is reported: the `elbo`
-metric stays the exact eq. {eq}`eq-gmvae-elbo`.
+({eq}`eq-free-bits`) this changes what is optimized, not what is reported: the `elbo`
+metric stays the exact {eq}`eq-gmvae-elbo`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ CLUSTER_KLS = ("exact", "marginal")
 
 
 def mixture_elbo(log_q_y, reconstruction, kl_z, log_p_y):
-    """The ELBO summed exactly over the cluster y, eq. {eq}`eq-gmvae-elbo`.
+    """The ELBO summed exactly over the cluster y, {eq}`eq-gmvae-elbo`.
 
     ELBO = sum_y q(y|x) [reconstruction_y - kl_z_y] - KL(q(y|x) || p(y)),
     KL(q(y|x) || p(y)) = sum_y q(y|x) [log q(y|x) - log p(y)].
@@ -81,7 +81,7 @@ class GMVAE(LatentVariableModel):
     """
 
     metric_names = ("loss", "elbo", "reconstruction", "kl")
-    supported_objectives = ("elbo",)  # its own ELBO, eq. {eq}`eq-gmvae-elbo`, with the cluster_kl option
+    supported_objectives = ("elbo",)  # its own ELBO, {eq}`eq-gmvae-elbo`, with the cluster_kl option
 
     @property
     def components(self) -> int:
@@ -160,7 +160,7 @@ class GMVAE(LatentVariableModel):
 
     # --- the objective -------------------------------------------------------
     def component_terms(self, x, n_samples: int | None = None, seed=None):
-        """The per-cluster pieces of eq. {eq}`eq-gmvae-elbo`, for every example and every y.
+        """The per-cluster pieces of {eq}`eq-gmvae-elbo`, for every example and every y.
 
         Samples z_y = mu_y(x) + sigma_y(x) * eps (reparameterized) for each y, L of them.
         Returns (log q(y|x), reconstruction, kl_z), each of shape (n, K): reconstruction is the
@@ -184,7 +184,7 @@ class GMVAE(LatentVariableModel):
         return tf.nn.log_softmax(logits), reconstruction, kl_z
 
     def elbo(self, x, n_samples: int | None = None, seed=None) -> objectives.ElboTerms:
-        """Per-example ELBO terms, eq. {eq}`eq-gmvae-elbo`, summed exactly over y. Shapes: (n, h, w) -> (n,)."""
+        """Per-example ELBO terms, {eq}`eq-gmvae-elbo`, summed exactly over y. Shapes: (n, h, w) -> (n,)."""
         return mixture_elbo(*self.component_terms(x, n_samples, seed), self.log_p_y)
 
     def loss_terms(self, x, seed=None) -> dict:

@@ -3,7 +3,7 @@
 `MixturePriorVAE` is the VAE of `tfvae.models.vae` with p(z) a mixture of K diagonal
 Gaussians whose weights, means and variances are learned with the rest (the "mixture of
 Gaussians prior" Tomczak & Welling (2018) compare their VampPrior with). The KL to a mixture
-has no closed form, so the ELBO uses the Monte Carlo estimate of eq. {eq}`eq-sgvb-mc`;
+has no closed form, so the ELBO uses the Monte Carlo estimate of {eq}`eq-sgvb-mc`;
 `tfvae.objectives.elbo` picks it because the prior is not a single Gaussian.
 """
 

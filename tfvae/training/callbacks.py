@@ -1,6 +1,6 @@
 """The Keras callbacks of tfvae, in one place: what runs between training steps.
 
-* `KLWarmup`: writes the KL weight beta_t of eq. {eq}`eq-kl-warmup` (`tfvae.annealing`) into
+* `KLWarmup`: writes the KL weight beta_t of {eq}`eq-kl-warmup` (`tfvae.annealing`) into
   the model before every epoch or step.
 * `BoundCurve`: records the ELBO on fixed training and test images against the number of
   training samples seen, as in Kingma & Welling's Figure 2.
@@ -24,7 +24,7 @@ from tfvae.errors import InvalidInputError
 
 
 class KLWarmup(keras.callbacks.Callback):
-    """Set `model.kl_weight` to beta_t (eq. {eq}`eq-kl-warmup`) before every epoch or every step.
+    """Set `model.kl_weight` to beta_t ({eq}`eq-kl-warmup`) before every epoch or every step.
 
     With `unit="epoch"`, t is the epoch about to run, so epoch 0 trains with `start` and
     epoch `warmup` and later with `target`. With `unit="step"`, t is the optimizer's step
