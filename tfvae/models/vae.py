@@ -1,9 +1,8 @@
 """The variational autoencoder of Kingma & Welling (2014), and the plain autoencoder beside it.
 
 * `VAE` (kind "vae"): q(z|x) from `encode`, p(x|z) from `decode`, a prior p(z) it holds;
-  trained on the ELBO (eq. {eq}`eq-sgvb-analytic`), optionally beta-weighted (eq.
-  {eq}`eq-beta-vae`) or on the importance-weighted bound (eq. {eq}`eq-iwae`), or by
-  wake-sleep (eqs. {eq}`eq-wake`, {eq}`eq-sleep`) for comparison.
+  trained on the ELBO ({eq}`eq-sgvb-analytic`), optionally beta-weighted ({eq}`eq-beta-vae`) or on the importance-weighted bound ({eq}`eq-iwae`), or by
+  wake-sleep ({eq}`eq-wake`, {eq}`eq-sleep`) for comparison.
 * `Autoencoder` (kind "autoencoder"): the same networks with a deterministic code, trained
   on reconstruction alone.
 """
@@ -48,7 +47,7 @@ class VAE(LatentVariableModel):
         return out[..., :self.latent_dim], out[..., self.latent_dim:]
 
     def encode(self, x):
-        """q(z|x) = N(mu(x), diag exp(log_var(x))), eq. {eq}`eq-recognition-model`."""
+        """q(z|x) = N(mu(x), diag exp(log_var(x))), {eq}`eq-recognition-model`."""
         mean, log_var = self.posterior_parameters(x)
         return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_var))
 
@@ -58,12 +57,18 @@ class VAE(LatentVariableModel):
         return self.decode(self.prior.sample(n, seed=seed)).mean()
 
     def elbo(self, x, n_samples: int | None = None, seed=None) -> objectives.ElboTerms:
-        """Per-example ELBO terms (eq. {eq}`eq-sgvb-analytic`) with the model's own settings."""
+        """Per-example ELBO terms ({eq}`eq-sgvb-analytic`) with the model's own settings."""
         return objectives.elbo(x, self.encode, self.decode, self.prior,
                                n_samples=n_samples or self.config.n_samples,
                                analytic_kl=self.config.analytic_kl, seed=seed)
 
     def loss_terms(self, x, seed=None) -> dict:
+        """The training loss of the config's objective, and the plain ELBO's terms to report.
+
+        "elbo": the beta-weighted ELBO, {eq}`eq-beta-vae` (beta = 1 is the ELBO), with free bits,
+        {eq}`eq-free-bits`, when set; "iwae": the importance-weighted bound, {eq}`eq-iwae`;
+        "wake_sleep": the wake and sleep phases, {eq}`eq-wake` and {eq}`eq-sleep`.
+        """
         elbo_seed, objective_seed = tfp.random.split_seed(seed, n=2) if seed is not None else (None, None)
         if self.config.objective == "wake_sleep":
             # The wake phase's pass through the networks also gives the reported ELBO.
@@ -77,7 +82,7 @@ class VAE(LatentVariableModel):
             loss = -tf.reduce_mean(bound)
         else:
             terms = self.elbo(x, seed=elbo_seed)
-            # The beta-weighted objective, eq. {eq}`eq-beta-vae`; beta = 1 is the ELBO.
+            # The beta-weighted objective, {eq}`eq-beta-vae`; beta = 1 is the ELBO.
             kl = terms.kl
             if self.config.free_bits > 0:
                 kl = objectives.free_bits_kl(self.encode(x), self.prior, self.config.free_bits)
