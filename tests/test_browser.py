@@ -73,6 +73,9 @@ def build_tiny_book(root: Path):
     (root / "book").mkdir()
     shutil.copy(REPO / "book" / "references.bib", root / "book" / "references.bib")
     shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext")
+    # What the project's _config.yml names: the API reference's inventories and the package it documents.
+    shutil.copytree(REPO / "book" / "_inventories", root / "book" / "_inventories")
+    (root / "tfvae").symlink_to(REPO / "tfvae")
     if (REPO / "node_modules").is_dir():
         (root / "node_modules").symlink_to(REPO / "node_modules")
     model_dir = root / "model"

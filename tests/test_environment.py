@@ -44,7 +44,7 @@ DISTRIBUTION_OF = {"tensorflow": "tensorflow", "tensorflow_probability": "tensor
                    "numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn", "matplotlib": "matplotlib",
                    "PIL": "pillow", "h5py": "h5py", "tqdm": "tqdm", "IPython": "ipython", "ipywidgets": "ipywidgets",
                    "ipyevents": "ipyevents", "nbformat": "nbformat", "nbclient": "nbclient", "pytest": "pytest", "nbval": "nbval",
-                   "playwright": "playwright", "psutil": "psutil", "jupyterlab": "jupyterlab", "myst_nb": "myst-nb", "yaml": "pyyaml", "sphinx": "sphinx", "docutils": "docutils"}
+                   "playwright": "playwright", "psutil": "psutil", "jupyterlab": "jupyterlab", "myst_nb": "myst-nb", "myst_parser": "myst-parser", "yaml": "pyyaml", "sphinx": "sphinx", "docutils": "docutils"}
 
 
 def test_every_third_party_import_is_a_declared_or_locked_dependency():

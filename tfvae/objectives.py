@@ -117,7 +117,7 @@ class ElboTerms(NamedTuple):
 
 def elbo(x, encode: Callable, decode: Callable, prior, *, n_samples: int = 1,
          analytic_kl: bool = True, seed=None) -> ElboTerms:
-    """The evidence lower bound, estimated with `n_samples` reparameterized samples.
+    """The evidence lower bound of {eq}`eq-elbo-jensen`, estimated with `n_samples` reparameterized samples.
 
     With `analytic_kl`, the estimator of {eq}`eq-sgvb-analytic` (the paper's eq. (7)):
         ELBO ~ 1/L sum_l log p(x | z_l) - KL(q(z|x) || p(z)),
