@@ -31,7 +31,7 @@ def show_table(rows, headers):
 
 
 def glue(name: str, value, *, display: bool = False):
-    """Name a value computed in the page so its prose can quote it, {glue:text}`name` (MyST-NB).
+    """Name a value computed in the page so its prose can quote it, as ``{glue:text}`name` `` (MyST-NB).
 
     The book's prose never types a number that a cell computes or that `tfvae.published`
     holds: it quotes the glued value, so the two cannot disagree. Outside a Jupyter Book
