@@ -95,3 +95,18 @@ def test_the_committed_inventories_are_the_ones_the_script_writes():
     for project, (_, version, objects) in script.INVENTORIES.items():
         committed = (ROOT / "book" / "_inventories" / f"{project}.inv").read_bytes()
         assert committed == script.inventory(project, version, objects), f"{project}.inv is stale; rerun the script"
+
+
+def test_docstrings_use_no_myst_role_but_eq():
+    """The API reference parses docstrings as MyST: any other role ({glue:text}, {cite}, ...) would
+    run there, so an example of one belongs in double-backtick code."""
+    import ast
+    found = []
+    for source in (ROOT / "tfvae").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node) or ""
+                outside_code = re.sub(r"``.*?``", "", doc, flags=re.S)
+                found += [f"{source.relative_to(ROOT)}: {role}" for role in re.findall(r"\{[\w:-]+\}`", outside_code)
+                          if role != "{eq}`"]
+    assert not found, found
