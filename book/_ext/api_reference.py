@@ -112,9 +112,7 @@ def _entry_of(node):
 def collect_equation_citations(app, doctree):
     """Record, for every equation label cited inside an API entry, which entry cites it."""
     env = app.env
-    citations = env.__dict__.setdefault("tfvae_equation_code", {})
-    for label, entries in list(citations.items()):  # forget what an earlier read of this page recorded
-        citations[label] = {e for e in entries if e[0] != env.docname}
+    citations = env.__dict__.setdefault("tfvae_equation_code", {})  # an earlier read's are purged by purge_citations
     for ref in doctree.findall(addnodes.pending_xref):
         if ref.get("refdomain") != "math" or ref.get("reftype") not in ("eq", "numref"):
             continue

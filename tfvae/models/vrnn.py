@@ -56,7 +56,8 @@ def _mean_and_scale(outputs):
     return mean, tf.nn.softplus(raw_scale) + 1e-3
 
 
-def _check_sequence_config(config, family: str, settings: set):
+def _check_sequence_config(config, family: str, settings: set) -> int:
+    """Refuse settings a sequence model cannot honour; return its `state_dim`."""
     unknown = set(config.extra) - settings
     if unknown:
         raise InvalidInputError(f"unknown {family} settings: {', '.join(sorted(unknown))}")
@@ -64,6 +65,7 @@ def _check_sequence_config(config, family: str, settings: set):
         raise InvalidInputError(f"a {family} has a Gaussian decoder with learned variance and draws one path of "
                                 f"codes: it needs likelihood 'gaussian' and n_samples 1, got "
                                 f"{config.likelihood!r} and {config.n_samples}")
+    return checks.positive_int(config.extra.get("state_dim", 32), "state_dim")
 
 
 def vrnn_config(steps: int, x_dim: int = 1, *, latent_dim: int = 2, state_dim: int = 32, hidden_units: int = 32,
@@ -98,9 +100,8 @@ class VRNN(TrainableModel):
 
     def create_networks(self):
         config = self.config
-        _check_sequence_config(config, "VRNN", {"state_dim", "sequential_prior"})
+        self.state_dim = _check_sequence_config(config, "VRNN", {"state_dim", "sequential_prior"})
         self.x_dim = config.image_shape[1]
-        self.state_dim = checks.positive_int(config.extra.get("state_dim", 32), "state_dim")
         self.sequential_prior = bool(config.extra.get("sequential_prior", True))
         self.prior_net = _mlp(2 * self.latent_dim, config.hidden_units, config.seed, "prior")
         self.posterior_net = _mlp(2 * self.latent_dim, config.hidden_units, config.seed, "posterior")
@@ -244,9 +245,8 @@ class GaussianRNN(TrainableModel):
 
     def create_networks(self):
         config = self.config
-        _check_sequence_config(config, "Gaussian RNN", {"state_dim"})
+        self.state_dim = _check_sequence_config(config, "Gaussian RNN", {"state_dim"})
         self.x_dim = config.image_shape[1]
-        self.state_dim = checks.positive_int(config.extra.get("state_dim", 32), "state_dim")
         self.decoder_net = _mlp(2 * self.x_dim, config.hidden_units, config.seed, "decoder")
         self.cell = _recurrent_state(self.state_dim, config.seed)
 
