@@ -4,10 +4,13 @@
   each one costs.
 * `tfvae.metrics.clustering`: Hungarian-matched clustering accuracy, NMI, the k-means baseline.
 * `tfvae.metrics.disentanglement`: the mutual information gap (MIG) on data with known factors.
+* `tfvae.metrics.latent_paths`: paths between codes (linear, spherical), where their midpoints
+  land, and steps of a chosen size away from a code.
+* `tfvae.metrics.probes`: linear probes on codes, and a pixel classifier that judges decoded images.
 
 Held-out bounds and log-likelihoods are `tfvae.evaluation`'s.
 """
 
-from tfvae.metrics import clustering, disentanglement, latent_units
+from tfvae.metrics import clustering, disentanglement, latent_paths, latent_units, probes
 
-__all__ = ["clustering", "disentanglement", "latent_units"]
+__all__ = ["clustering", "disentanglement", "latent_paths", "latent_units", "probes"]
