@@ -208,3 +208,30 @@ def test_a_peer_lost_while_a_checkpoint_is_written_is_a_worker_lost_error(digits
     monkeypatch.setattr(serialization, "write_checkpoint", lost_peer)
     with pytest.raises(WorkerLostError, match="a peer worker was lost during epoch 1"):
         train(digits, out_dir=tmp_path / "run", epochs=1)
+
+
+def test_a_time_budget_stops_after_the_first_call_past_it_and_counts_the_images_it_ran(digits):
+    # Any budget is spent by the end of the first call, so training stops there: one minibatch of
+    # 100 images per call, one partial epoch in the history.
+    _, history = train(digits, epochs=50, max_seconds=1e-6, steps_per_execution=1)
+    assert len(history["loss"]) == 1
+    assert history["images_per_second"][0] * history["seconds"][0] == pytest.approx(100)
+    _, unlimited = train(digits, epochs=2, max_seconds=1e6)
+    assert len(unlimited["loss"]) == 2
+    assert unlimited["images_per_second"][0] * unlimited["seconds"][0] == pytest.approx(len(digits.train))
+
+
+@pytest.mark.parametrize("max_seconds", [0, -1.0, float("nan"), float("inf"), "10"])
+def test_a_time_budget_that_is_not_a_positive_number_is_refused(digits, max_seconds):
+    from tfvae.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="max_seconds"):
+        train(digits, epochs=1, max_seconds=max_seconds)
+
+
+def test_xla_is_used_unless_the_model_is_a_conv_net_on_a_cpu(digits):
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    mlp = models.build(image_shape=digits.image_shape, **SETTINGS)
+    conv = models.build(image_shape=digits.image_shape, architecture="conv", latent_dim=4)
+    assert training.xla_pays(mlp) is True
+    assert training.xla_pays(conv) is gpu

@@ -95,6 +95,30 @@ def decoder(architecture: str, latent_dim: int, image_shape, outputs_per_pixel: 
     return conv_decoder(latent_dim, image_shape, outputs_per_pixel)
 
 
+def multiply_adds(network: keras.Sequential) -> dict:
+    """Multiply-adds per example of each weighted layer of a built network {eq}`eq-layer-cost`, by layer name.
+
+    A dense layer from n to m units costs n m. A convolution with a k x k kernel from C_in to
+    C_out channels costs k^2 C_in C_out per output position, H_out W_out of them; a transposed
+    convolution scatters a k x k x C_out patch from each of its H_in W_in input positions, the
+    same k^2 C_in C_out per position. Padding positions are counted (the kernels compute them).
+    Layers without weights (reshapes, flattening) cost nothing here.
+    """
+    costs = {}
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.Dense):
+            costs[layer.name] = int(layer.kernel.shape[0] * layer.kernel.shape[1])
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            k_h, k_w = layer.kernel_size
+            c_in = layer.input.shape[-1]
+            positions = layer.input.shape[1:3] if isinstance(layer, keras.layers.Conv2DTranspose) else layer.output.shape[1:3]
+            costs[layer.name] = int(positions[0] * positions[1] * k_h * k_w * c_in * layer.filters)
+        elif layer.weights:
+            raise checks.InvalidInputError(f"multiply_adds does not know the layer {layer.name!r} "
+                                           f"({type(layer).__name__})")
+    return costs
+
+
 def _pixel_shape(image_shape, outputs_per_pixel):
     return tuple(image_shape) if outputs_per_pixel == 1 else tuple(image_shape) + (outputs_per_pixel,)
 

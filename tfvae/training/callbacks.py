@@ -4,8 +4,8 @@
   the model before every epoch or step.
 * `BoundCurve`: records the ELBO on fixed training and test images against the number of
   training samples seen, as in Kingma & Welling's Figure 2.
-* `FiniteLossGuard` and `Progress`: used by `tfvae.training.fit` itself, to stop at the first
-  non-finite loss and to draw a progress bar.
+* `FiniteLossGuard`, `TimeBudget` and `Progress`: used by `tfvae.training.fit` itself, to stop
+  at the first non-finite loss, to stop when a wall-clock budget is spent, and to draw a progress bar.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+import time
 
 import keras
 import numpy as np
@@ -137,6 +138,30 @@ class FiniteLossGuard(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(float(loss)):
             self.bad_value = float(loss)
+            self.model.stop_training = True
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after the first compiled call that ends `seconds` or more after `start`.
+
+    `images` counts the training images of the current epoch's finished calls (each call
+    trains `images_per_call` images, the epoch's last call possibly fewer), so that a run cut
+    short in the middle of an epoch knows how much of it ran.
+    """
+
+    def __init__(self, seconds: float, *, start: float, images_per_call: int, images_per_epoch: int):
+        super().__init__()
+        self.seconds, self.start = seconds, start
+        self.images_per_call, self.images_per_epoch = images_per_call, images_per_epoch
+        self.spent, self.images = False, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.images = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.images = min(self.images + self.images_per_call, self.images_per_epoch)
+        if time.perf_counter() - self.start >= self.seconds:
+            self.spent = True
             self.model.stop_training = True
 
 

@@ -28,7 +28,7 @@ from tfvae import checks, distribute, serialization
 from tfvae.choices import LR_SCHEDULES, OPTIMIZERS  # re-exported: the names checked here
 from tfvae.data import batches_dataset
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
-from tfvae.training.callbacks import FiniteLossGuard, Progress
+from tfvae.training.callbacks import FiniteLossGuard, Progress, TimeBudget
 
 log = logging.getLogger("tfvae")
 
@@ -69,8 +69,8 @@ def use_mixed_precision(enabled: bool = True):
 
 def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float = 1e-3,
         lr_schedule: str = "constant", optimizer: str = "adam", binarization: str = "none", seed: int = 0, out_dir=None,
-        resume: bool = False, steps_per_execution: int | None = None, jit_compile: bool = True,
-        validate: bool = True, callbacks=(), verbose: int = 1) -> dict:
+        resume: bool = False, steps_per_execution: int | None = None, jit_compile: bool | None = None,
+        max_seconds: float | None = None, validate: bool = True, callbacks=(), verbose: int = 1) -> dict:
     """Train `model` on `data.train` for `epochs` epochs (in all, counting resumed ones).
 
     Args:
@@ -90,9 +90,13 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
       steps_per_execution: training steps per compiled call; by default up to 100, chosen to
         split the epoch's full minibatches into equal groups when it can (each group size is
         compiled once).
-      jit_compile: compile the step with XLA.
+      jit_compile: compile the step with XLA; None (the default) asks `xla_pays`.
         Under a strategy with several replicas, Keras accepts neither XLA nor several steps
         per call, so both are turned off there (with a log line).
+      max_seconds: stop after the first compiled call (a group of up to steps_per_execution
+        minibatches) that ends this many wall-clock seconds or more after training began,
+        compilation included; so two models can be given the same time. The last epoch may
+        then be partial: its "seconds" and "images_per_second" count what it ran. None: no limit.
       validate: evaluate the validation split after each epoch.
       callbacks: extra Keras callbacks (for example KL warm-up).
       verbose: 0 silent, 1 a progress bar (stderr) and a closing line, 2 also a line per epoch.
@@ -117,6 +121,11 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
         checks.images(data.split(split).x, f"{data.name} {split} {data.examples}",
                           image_shape=model.image_shape, binary_range=bernoulli or binarization != "none")
 
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and math.isfinite(max_seconds)
+                                        and max_seconds > 0):
+        raise InvalidInputError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
+    if jit_compile is None:
+        jit_compile = xla_pays(model)
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
     steps_per_execution = steps_per_execution or _steps_per_call(len(data.train) // batch_size)
     replicas = model.distribute_strategy.num_replicas_in_sync
@@ -165,7 +174,9 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
 
     guard = FiniteLossGuard()
     progress = Progress(epochs, steps_per_epoch, group, start) if verbose else None
-    extra = list(callbacks) + [guard] + ([progress] if progress else [])
+    budget = None if max_seconds is None else TimeBudget(
+        max_seconds, start=time.perf_counter(), images_per_call=group * batch_size, images_per_epoch=len(data.train))
+    extra = list(callbacks) + [guard] + ([budget] if budget else []) + ([progress] if progress else [])
     # Validation groups have their own size, so that they too have as few shapes to compile as can be.
     val_steps = 1 if group == 1 else _steps_per_call(len(data.validation) // batch_size)
     val_data = _groups(data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed),
@@ -194,7 +205,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             for key, values in result.history.items():
                 history.setdefault(key, []).append(float(values[-1]))
             history.setdefault("seconds", []).append(seconds)
-            history.setdefault("images_per_second", []).append(len(data.train) / seconds)
+            images = budget.images if budget else len(data.train)
+            history.setdefault("images_per_second", []).append(images / seconds)
             if verbose >= 2:
                 print(_epoch_line(epoch + 1, epochs, history), flush=True)
             if write_dir is not None:
@@ -202,6 +214,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
                 # strategy broadcasts between the workers: a collective step that a lost peer fails too.
                 with _lost_peers_as_errors(model, epoch):
                     serialization.write_checkpoint(model, write_dir, epoch + 1, {"history": history})
+            if budget and budget.spent:
+                break
         if write_dir is not None:
             with _lost_peers_as_errors(model, epochs - 1):
                 serialization.save(model, write_dir / serialization.MODEL_DIR)
@@ -214,6 +228,18 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     if verbose and history:
         print(_epoch_line(len(history["loss"]), epochs, history))
     return history
+
+
+def xla_pays(model) -> bool:
+    """Whether `fit` compiles `model`'s training step with XLA when not told: yes, except a conv net on a CPU.
+
+    On a CPU, XLA turns the convolutional networks' training step (`tfvae.networks.conv_encoder`
+    and `conv_decoder`) into a program many times slower than TensorFlow's own kernels: 60 s
+    against 2.6 s for 5,000 MNIST images (batch 100, 2 cores, TensorFlow 2.21). For the MLPs it
+    is the faster of the two (`benchmarks/train_throughput.py`).
+    """
+    conv = getattr(model.config, "architecture", None) == "conv"
+    return not conv or bool(tf.config.list_physical_devices("GPU"))
 
 
 @contextlib.contextmanager
