@@ -229,6 +229,14 @@ def test_a_time_budget_that_is_not_a_positive_number_is_refused(digits, max_seco
         train(digits, epochs=1, max_seconds=max_seconds)
 
 
+def test_a_time_budget_with_checkpoints_is_refused_before_anything_is_written(digits, tmp_path):
+    from tfvae.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="not resumable"):
+        train(digits, out_dir=tmp_path / "run", epochs=1, max_seconds=10)
+    assert not (tmp_path / "run").exists()
+
+
 def test_xla_is_used_unless_the_model_is_a_conv_net_on_a_cpu(digits):
     gpu = bool(tf.config.list_physical_devices("GPU"))
     mlp = models.build(image_shape=digits.image_shape, **SETTINGS)

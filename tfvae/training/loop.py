@@ -97,6 +97,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
         minibatches) that ends this many wall-clock seconds or more after training began,
         compilation included; so two models can be given the same time. The last epoch may
         then be partial: its "seconds" and "images_per_second" count what it ran. None: no limit.
+        Not with out_dir: checkpoints record whole epochs, so such a run could not resume exactly.
       validate: evaluate the validation split after each epoch.
       callbacks: extra Keras callbacks (for example KL warm-up).
       verbose: 0 silent, 1 a progress bar (stderr) and a closing line, 2 also a line per epoch.
@@ -124,6 +125,9 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and math.isfinite(max_seconds)
                                         and max_seconds > 0):
         raise InvalidInputError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
+    if max_seconds is not None and out_dir is not None:
+        # Its last epoch may stop partway, and a checkpoint records whole epochs only.
+        raise InvalidInputError("max_seconds cannot be combined with out_dir: a run cut by time is not resumable")
     if jit_compile is None:
         jit_compile = xla_pays(model)
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
