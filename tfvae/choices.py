@@ -12,6 +12,7 @@ SPLITS = ("train", "validation", "test")               # tfvae.data
 ARCHITECTURES = ("mlp", "conv")                        # tfvae.networks
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")  # p(x|z), tfvae.models
 OBJECTIVES = ("elbo", "iwae", "wake_sleep")            # what training maximizes, tfvae.models
+CATEGORICAL_ESTIMATORS = ("gumbel_softmax", "straight_through")  # gradients through one-hot codes, tfvae.models
 OPTIMIZERS = ("adam", "adagrad", "sgd")                # tfvae.training
 LR_SCHEDULES = ("constant", "cosine")                  # tfvae.training
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # tf.distribute, tfvae.distribute

@@ -227,11 +227,15 @@ class LatentVariableModel(TrainableModel):
         outputs_per_pixel = 2 if config.likelihood == "gaussian" else 1
         self.encoder = networks.encoder(config.architecture, config.image_shape,
                                         self.latent_parameters(), config.hidden_units)
-        self.decoder = networks.decoder(config.architecture, config.latent_dim, config.image_shape,
+        self.decoder = networks.decoder(config.architecture, self.code_size(), config.image_shape,
                                         outputs_per_pixel, config.hidden_units)
 
     def latent_parameters(self) -> int:
         raise NotImplementedError
+
+    def code_size(self) -> int:
+        """The decoder's input width: d for a continuous z; a family whose z has more axes (one-hot codes) flattens it."""
+        return self.config.latent_dim
 
     # --- distributions -----------------------------------------------------
     def decode(self, z):
@@ -241,7 +245,7 @@ class LatentVariableModel(TrainableModel):
         """
         z = tf.convert_to_tensor(z, tf.float32)
         lead = tf.shape(z)[:-1]
-        out = tf.cast(self.decoder(tf.reshape(z, [-1, self.latent_dim])), tf.float32)
+        out = tf.cast(self.decoder(tf.reshape(z, [-1, self.code_size()])), tf.float32)
         out = tf.reshape(out, tf.concat([lead, tf.shape(out)[1:]], axis=0))
         event_ndims = len(self.image_shape)
         if self.config.likelihood == "bernoulli":

@@ -2,6 +2,8 @@
 
 * `KLWarmup`: writes the KL weight beta_t of {eq}`eq-kl-warmup` (`tfvae.annealing`) into
   the model before every epoch or step.
+* `TemperatureAnnealing`: writes the Gumbel-softmax temperature tau_t of {eq}`eq-temperature-schedule`
+  into a categorical VAE before every step.
 * `BoundCurve`: records the ELBO on fixed training and test images against the number of
   training samples seen, as in Kingma & Welling's Figure 2.
 * `FiniteLossGuard`, `TimeBudget` and `Progress`: used by `tfvae.training.fit` itself, to stop
@@ -20,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae import checks, config
-from tfvae.annealing import UNITS, warmup_weight
+from tfvae.annealing import UNITS, temperature, warmup_weight
 from tfvae.errors import InvalidInputError
 
 
@@ -64,6 +66,34 @@ class KLWarmup(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self.unit == "step":
             self._set(int(self.model.optimizer.iterations.numpy()))
+
+
+class TemperatureAnnealing(keras.callbacks.Callback):
+    """Set `model.temperature` to tau_t ({eq}`eq-temperature-schedule`) before every step.
+
+    t is the optimizer's step count, which a resumed run restores, so the schedule
+    continues where it stopped. As with `KLWarmup`, Keras calls callbacks once per compiled
+    execution, so with `steps_per_execution = s` > 1 tau changes every s steps.
+    `history` records every (t, tau_t) set.
+    """
+
+    def __init__(self, rate: float, *, start: float = 1.0, minimum: float = 0.5):
+        super().__init__()
+        temperature(0, rate, start=start, minimum=minimum)  # checks the settings now
+        self.rate, self.start, self.minimum = float(rate), float(start), float(minimum)
+        self.history: list[tuple[int, float]] = []
+
+    def set_model(self, model):
+        if not hasattr(model, "temperature"):
+            raise InvalidInputError(f"temperature annealing needs a model with a `temperature` variable "
+                                    f"(a categorical VAE); got {type(model).__name__}")
+        super().set_model(model)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        t = int(self.model.optimizer.iterations.numpy())
+        tau = temperature(t, self.rate, start=self.start, minimum=self.minimum)
+        self.model.temperature.assign(tau)
+        self.history.append((t, tau))
 
 
 class BoundCurve(keras.callbacks.Callback):
