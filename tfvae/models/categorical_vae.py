@@ -124,33 +124,36 @@ class CategoricalVAE(LatentVariableModel):
         kl = self.kl(logits)
         return objectives.ElboTerms(reconstruction - kl, reconstruction, kl)
 
-    def relaxed_elbo(self, x, seed=None, noise=None) -> objectives.ElboTerms:
-        """The ELBO with the decoder fed what the estimator trains it on, per example: the relaxed
-        sample ({eq}`eq-gumbel-softmax`) or the straight-through one ({eq}`eq-straight-through`,
-        whose value is the one-hot sample's). `noise` (Gumbel, shape (n, N, K)) replaces the draw."""
+    def relaxed_and_discrete_elbo(self, x, seed=None, noise=None) -> tuple[objectives.ElboTerms, objectives.ElboTerms]:
+        """Two ELBOs per example at one draw of the noise, from one pass of the encoder:
+
+        * relaxed: the decoder fed what the estimator trains it on, the relaxed sample
+          ({eq}`eq-gumbel-softmax`) or the straight-through one ({eq}`eq-straight-through`,
+          whose value is the one-hot sample's);
+        * discrete: {eq}`eq-categorical-elbo` at the one-hot Gumbel-max sample of the same noise.
+
+        For straight-through the two are the same numbers. `noise` (Gumbel, shape (n, N, K)) replaces the draw.
+        """
         x = tf.convert_to_tensor(x, tf.float32)
         logits = self.posterior_logits(x)
         noise = categorical.gumbel_noise(tf.shape(logits), seed) if noise is None else noise
         code = categorical.gumbel_softmax(logits, self.temperature, noise=noise)
-        if self.estimator == "straight_through":
-            code = categorical.straight_through(code)
-        reconstruction = self.decode(code).log_prob(x)
         kl = self.kl(logits)
-        return objectives.ElboTerms(reconstruction - kl, reconstruction, kl)
+        if self.estimator == "straight_through":
+            reconstruction = self.decode(categorical.straight_through(code)).log_prob(x)
+            relaxed = objectives.ElboTerms(reconstruction - kl, reconstruction, kl)
+            return relaxed, relaxed
+        reconstruction = self.decode(code).log_prob(x)
+        hard = tf.stop_gradient(self.decode(categorical.gumbel_max(logits, noise=noise)).log_prob(x))
+        return (objectives.ElboTerms(reconstruction - kl, reconstruction, kl),
+                objectives.ElboTerms(hard - kl, hard, kl))
 
     def loss_terms(self, x, seed=None) -> dict:
-        """The training loss, `relaxed_elbo` with a beta-weighted KL, and the discrete ELBO
+        """The training loss, the relaxed ELBO with a beta-weighted KL, and the discrete ELBO
         ({eq}`eq-categorical-elbo`) at the one-hot sample of the same noise, to report."""
-        x = tf.convert_to_tensor(x, tf.float32)
-        noise = categorical.gumbel_noise(tf.concat([tf.shape(x)[:1], [self.latent_dim, self.categories]], 0), seed)
-        trained = self.relaxed_elbo(x, noise=noise)
-        if self.estimator == "straight_through":
-            reconstruction = trained.reconstruction  # its forward value is the one-hot sample's already
-        else:
-            hard = categorical.gumbel_max(self.posterior_logits(x), noise=noise)
-            reconstruction = tf.stop_gradient(self.decode(hard).log_prob(x))
-        loss = -tf.reduce_mean(trained.reconstruction - self.kl_weight * trained.kl)
-        return {"loss": loss, "elbo": reconstruction - trained.kl, "reconstruction": reconstruction, "kl": trained.kl}
+        relaxed, discrete = self.relaxed_and_discrete_elbo(x, seed)
+        loss = -tf.reduce_mean(relaxed.reconstruction - self.kl_weight * relaxed.kl)
+        return {"loss": loss, "elbo": discrete.elbo, "reconstruction": discrete.reconstruction, "kl": discrete.kl}
 
     def code_indices(self, x, batch_size: int = 1000):
         """The most probable category of each variable, argmax_k q(z_n = e_k | x). Shapes: (n, h, w) -> (n, N) int64."""

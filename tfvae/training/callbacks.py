@@ -26,6 +26,14 @@ from tfvae.annealing import UNITS, temperature, warmup_weight
 from tfvae.errors import InvalidInputError
 
 
+def _having(model, variable: str, schedule: str, example: str):
+    """`model`, if it has the variable a schedule writes; else an error naming both."""
+    if not hasattr(model, variable):
+        raise InvalidInputError(f"{schedule} needs a model with a `{variable}` variable ({example}); "
+                                f"got {type(model).__name__}")
+    return model
+
+
 class KLWarmup(keras.callbacks.Callback):
     """Set `model.kl_weight` to beta_t ({eq}`eq-kl-warmup`) before every epoch or every step.
 
@@ -49,10 +57,7 @@ class KLWarmup(keras.callbacks.Callback):
         self.history: list[tuple[int, float]] = []
 
     def set_model(self, model):
-        if not hasattr(model, "kl_weight"):
-            raise InvalidInputError(f"KL warm-up needs a model with a `kl_weight` variable (a VAE); "
-                                    f"got {type(model).__name__}")
-        super().set_model(model)
+        super().set_model(_having(model, "kl_weight", "KL warm-up", "a VAE"))
 
     def _set(self, t: int):
         weight = warmup_weight(t, self.warmup, start=self.start, target=self.target)
@@ -84,10 +89,7 @@ class TemperatureAnnealing(keras.callbacks.Callback):
         self.history: list[tuple[int, float]] = []
 
     def set_model(self, model):
-        if not hasattr(model, "temperature"):
-            raise InvalidInputError(f"temperature annealing needs a model with a `temperature` variable "
-                                    f"(a categorical VAE); got {type(model).__name__}")
-        super().set_model(model)
+        super().set_model(_having(model, "temperature", "temperature annealing", "a categorical VAE"))
 
     def on_train_batch_begin(self, batch, logs=None):
         t = int(self.model.optimizer.iterations.numpy())
