@@ -67,9 +67,9 @@ CASES = {
         lambda m, d: fit(m, inf_images(d)), InvalidInputError, "contains 2 NaN or infinite values"),
     "values outside [0, 1] for a Bernoulli likelihood": (
         lambda m, d: fit(m, scaled_images(d)), InvalidInputError,
-        r"values in \[0, 16\], but a Bernoulli likelihood needs every value in \[0, 1\]"),
+        r"values in \[0, 16\], but Bernoulli and discretized-logistic pixels, binarization and dequantization need every value in \[0, 1\]"),
     "values outside [0, 1] to binarize": (
-        lambda m, d: data.binarize(np.full((2, 3, 3), 1.5), seed=0), InvalidInputError, r"needs every value in \[0, 1\]"),
+        lambda m, d: data.binarize(np.full((2, 3, 3), 1.5), seed=0), InvalidInputError, r"need every value in \[0, 1\]"),
     "images without a batch axis": (
         lambda m, d: data.binarize(np.zeros(5), seed=0), InvalidInputError, "must have a batch axis and image axes"),
     "no images at all": (
@@ -130,7 +130,10 @@ CASES = {
         lambda m, d: models.build(**dict(SMALL, free_bits=-0.5)), InvalidInputError, "free_bits must be"),
     "a zero observation scale": (
         lambda m, d: models.build(**dict(SMALL, observation_scale=0.0)), InvalidInputError,
-        "observation_scale must be > 0"),
+        "observation_scale must be a finite number > 0, got 0.0"),
+    "an infinite observation scale": (
+        lambda m, d: models.build(**dict(SMALL, observation_scale=float("inf"))), InvalidInputError,
+        "observation_scale must be a finite number > 0, got inf"),
     "a conv net on images whose sides are not multiples of 4": (
         lambda m, d: models.build(**dict(SMALL, architecture="conv", image_shape=(10, 10))), InvalidInputError,
         r"multiples of 4, got \(10, 10\)"),

@@ -263,6 +263,8 @@ def refused_line(capsys):
     (["--steps-per-execution", "0"], "--steps-per-execution must be >= 1, got 0"),
     (["--beta", "nan"], "--beta must be a finite number >= 0, got nan"),
     (["--beta", "-0.5"], "--beta must be a finite number >= 0, got -0.5"),
+    (["--observation-scale", "0"], "--observation-scale must be a finite number > 0, got 0.0"),
+    (["--observation-scale", "inf"], "--observation-scale must be a finite number > 0, got inf"),
     (["--seed", "-1"], "--seed must be in 0 .. 2**32 - 1, got -1"),
     (["--objective", "iwae", "--iwae-k", "0"], "--iwae-k must be >= 1, got 0"),
     (["--iwae-k", "5"], "--iwae-k applies only with --objective iwae, not with --objective elbo"),

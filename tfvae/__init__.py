@@ -3,8 +3,8 @@
 Each module is one concept of the book:
 
 * `tfvae.linear_gaussian`: probabilistic PCA, the model whose evidence, posterior and ELBO are exact.
-* `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization, tf.data;
-  sequence datasets.
+* `tfvae.data`: datasets (MNIST, Fashion-MNIST, scikit-learn digits), splits, binarization and
+  dequantization, tf.data; sequence datasets.
 * `tfvae.sequences`: synthetic sequences whose structure is known (regime-switching sines, a
   coin-flip walk with its exact likelihood), for the sequence models.
 * `tfvae.mnist_cache`: genuine MNIST from the package index, verified by its MD5 sums and cached
@@ -15,7 +15,8 @@ Each module is one concept of the book:
   and wake-sleep (the algorithm the paper compares AEVB with).
 * `tfvae.networks`: the paper's MLP encoder/decoder and a small convolutional pair.
 * `tfvae.models`: Keras 3 models whose methods return `tfd` distributions, one module per family:
-  `base` (config, kinds, the shared training step), `vae` (`VAE`, `Autoencoder`), `categorical_vae` (a VAE with categorical codes), `gmvae` (the
+  `base` (config, kinds, the shared training step), `likelihoods` (p(x|z) per pixel: Bernoulli, Gaussian with a
+  fixed, shared or per-pixel variance, the discretized logistic), `vae` (`VAE`, `Autoencoder`), `categorical_vae` (a VAE with categorical codes), `gmvae` (the
   Gaussian-mixture VAE, its ELBO summed exactly over clusters), `mixture_prior` (a learned
   mixture-of-Gaussians prior), `vrnn` (a small VRNN for sequences, the deterministic Gaussian RNN it is
   compared with, and a linear-Gaussian VRNN whose exact likelihood, a Kalman filter's, checks its ELBO). `tfvae.models` re-exports `build`,
@@ -27,9 +28,9 @@ Each module is one concept of the book:
 * `tfvae.shapes`: a generated dSprites-like data set whose factors of variation are known.
 * `tfvae.metrics`: `latent_units` (active units, the KL per unit), `clustering` (Hungarian-matched
   accuracy, NMI, the k-means baseline), `disentanglement` (the mutual information gap on data with
-  known factors).
-* `tfvae.evaluation`: held-out ELBO and log p(x), and the ELBO of the best Gaussian per image
-  (the approximation and amortization gaps).
+  known factors), `sharpness` (the edge energy that measures blur), and more.
+* `tfvae.evaluation`: held-out ELBO and log p(x), bits per dimension, and the ELBO of the best Gaussian
+  per image (the approximation and amortization gaps).
 * `tfvae.reference`: reference runs, weights trained once by a recorded `tfvae train` command and shipped
   in `tfvae/reference_runs/`, for findings that need more training than a page's build budget.
 * `tfvae.published`: published results with their settings, shown only beside results on the same data.

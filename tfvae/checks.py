@@ -30,7 +30,8 @@ def images(x, name: str = "x", *, image_shape=None, binary_range: bool = False) 
     Args:
       x: array of shape (n, *image_shape).
       image_shape: the shape one image must have, if known.
-      binary_range: require every value in [0, 1], as a Bernoulli likelihood does.
+      binary_range: require every value in [0, 1], as Bernoulli and discretized-logistic pixels,
+        binarization and dequantization do.
 
     Raises:
       InvalidInputError naming the problem: wrong rank or shape, NaN or inf,
@@ -56,7 +57,8 @@ def images(x, name: str = "x", *, image_shape=None, binary_range: bool = False) 
         raise InvalidInputError(f"{name} contains {bad} NaN or infinite values")
     if binary_range and (x.min() < 0.0 or x.max() > 1.0):
         raise InvalidInputError(
-            f"{name} has values in [{x.min():g}, {x.max():g}], but a Bernoulli likelihood "
-            "needs every value in [0, 1]; scale the data or choose likelihood='gaussian'"
+            f"{name} has values in [{x.min():g}, {x.max():g}], but Bernoulli and discretized-logistic "
+            "pixels, binarization and dequantization need every value in [0, 1]; scale the data or "
+            "choose likelihood='gaussian'"
         )
     return x

@@ -82,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--hidden-units", type=int, default=500, metavar="N",
                        help="width of the MLP's hidden layer (default: %(default)s, as in the paper)")
     model.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli",
-                       help="p(x|z) per pixel: 'bernoulli' for binary data, 'gaussian' with a learned variance, "
-                            "'gaussian_fixed' with a fixed one (default: %(default)s)")
+                       help="p(x|z) per pixel: 'bernoulli' for binary data; for grey levels, 'gaussian' with a "
+                            "variance per pixel, 'gaussian_fixed' with one fixed variance, 'gaussian_shared' with "
+                            "one learned variance, 'discretized_logistic' on the 256 levels (default: %(default)s)")
+    model.add_argument("--observation-scale", type=float, default=0.1, metavar="SIGMA",
+                       help="the pixels' standard deviation for 'gaussian_fixed', the starting one for "
+                            "'gaussian_shared' (default: %(default)s)")
     model.add_argument("--beta", type=float, default=1.0,
                        help="weight of the KL term; 1 trains on the ELBO, other values give a beta-VAE "
                             "(default: %(default)s)")
@@ -226,7 +230,8 @@ def train_command(args):
     with strategy.scope():
         model = models.build(image_shape=dataset.image_shape, latent_dim=args.latent_dim,
                              architecture=args.architecture, hidden_units=args.hidden_units,
-                             likelihood=args.likelihood, beta=args.beta, objective=args.objective,
+                             likelihood=args.likelihood, observation_scale=args.observation_scale,
+                             beta=args.beta, objective=args.objective,
                              iwae_k=args.iwae_k or 1, seed=args.seed)
         new_run = not (out / RUN_FILE).exists()
         created = _make_folder(out, "--out") if chief else []
@@ -293,6 +298,8 @@ def _check_train_arguments(args, check_folder: bool = True) -> Path:
         args.iwae_k = DEFAULT_IWAE_K
     if not (math.isfinite(args.beta) and args.beta >= 0):
         raise InvalidInputError(f"--beta must be a finite number >= 0, got {args.beta}")
+    if not (math.isfinite(args.observation_scale) and args.observation_scale > 0):
+        raise InvalidInputError(f"--observation-scale must be a finite number > 0, got {args.observation_scale}")
     if not 0 <= args.seed <= MAX_SEED:
         raise InvalidInputError(f"--seed must be in 0 .. 2**32 - 1, got {args.seed}")
     out = Path(args.out)

@@ -13,7 +13,9 @@ Three datasets are known by name:
 
 The validation split is always carved from the training images, never from the test
 set. Binarization is ``"none"``, ``"static"`` (one Bernoulli draw, fixed once) or
-``"dynamic"`` (a fresh draw every epoch, as Burda et al. (2016) train).
+``"dynamic"`` (a fresh draw every epoch, as Burda et al. (2016) train); for a continuous
+likelihood, ``"dequantized"`` spreads each 8-bit grey level uniformly over its bin, afresh
+every epoch ({eq}`eq-dequantization`). Evaluation splits always get one fixed draw.
 
 `SequenceDataset` holds real-valued sequences in splits (`tfvae.sequences` generates some),
 so that `tfvae.training.fit` trains a sequence model as it trains an image model.
@@ -103,9 +105,24 @@ class ArrayDataset:
 
     def binarized(self, split: str = "test", seed: int = 0) -> np.ndarray:
         """One fixed Bernoulli draw of a split's images, as float32 0/1 (shape (n, h, w)); drawn once, then reused."""
-        key = (split, seed)
+        return self._fixed_draw(split, seed, binarize)
+
+    def dequantized(self, split: str = "test", seed: int = 0) -> np.ndarray:
+        """One fixed dequantization of a split's images ({eq}`eq-dequantization`), float32 in [0, 1); drawn once, then reused."""
+        return self._fixed_draw(split, seed, dequantize)
+
+    def evaluation_images(self, split: str = "test", binarization: str = "none", seed: int = 0) -> np.ndarray:
+        """A split's images as a model trained with `binarization` is evaluated on them: the stored
+        values for "none", else one fixed draw (binarized, or dequantized for "dequantized")."""
+        checks.one_of(binarization, BINARIZATIONS, "binarization")
+        if binarization == "none":
+            return self.split(split).x
+        return self.dequantized(split, seed) if binarization == "dequantized" else self.binarized(split, seed)
+
+    def _fixed_draw(self, split: str, seed: int, draw) -> np.ndarray:
+        key = (split, seed, draw.__name__)
         if key not in self._fixed_draws:
-            self._fixed_draws[key] = binarize(self.split(split).x, seed=seed, epoch=_EVALUATION_EPOCH)
+            self._fixed_draws[key] = draw(self.split(split).x, seed=seed, epoch=_EVALUATION_EPOCH)
             self._fixed_draws[key].setflags(write=False)
         return self._fixed_draws[key]
 
@@ -142,8 +159,10 @@ class ArrayDataset:
         x, y = data.x, data.y
         if binarization == "dynamic" and split == "train":
             x = binarize(x, seed=seed, epoch=epoch)
-        elif binarization != "none":  # static, or an evaluation split: one fixed draw
-            x = self.binarized(split, seed=seed)
+        elif binarization == "dequantized" and split == "train":
+            x = dequantize(x, seed=seed, epoch=epoch)
+        else:  # the stored values, or one fixed draw: static, or an evaluation split
+            x = self.evaluation_images(split, binarization, seed=seed)
         if shuffle and len(x) > 1:
             # tf.data's shuffle of the whole split, applied to indices and taken in one piece:
             # the same order as shuffling the images themselves (the permutation depends only
@@ -266,6 +285,22 @@ def binarize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
     x = checks.images(x, binary_range=True)
     rng = np.random.default_rng([seed, epoch + 2])
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
+
+
+def dequantize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
+    """Spread each 8-bit grey level k over its bin: y = (k + u) / 256, u ~ Uniform[0, 1), {eq}`eq-dequantization`.
+
+    k is the pixel's level as `tfvae.models.likelihoods.pixel_levels` reads it (round down x * 256,
+    so the stored k/255 and any dequantized value of k give the same k). A continuous density
+    fitted to y bounds the probability of the 8-bit images (Theis et al., 2016). The draw is a
+    function of (seed, epoch) only. Shapes: (n, h, w) -> (n, h, w), float32 in [0, 1).
+    """
+    x = checks.images(x, binary_range=True)
+    levels = np.clip(np.floor(x * 256.0), 0.0, 255.0)
+    rng = np.random.default_rng([seed, epoch + 2, 256])
+    y = ((levels + rng.random(x.shape, dtype=np.float32)) / 256.0).astype(np.float32)
+    # In float32, k + u for u just below 1 can round up to k + 1, into the next level's bin: keep it in its own.
+    return np.minimum(y, np.nextafter(((levels + 1) / 256.0).astype(np.float32), np.float32(0)))
 
 
 def average_pooled(images, factor: int = 2) -> np.ndarray:

@@ -6,28 +6,46 @@ from __future__ import annotations
 import numpy as np
 
 from tfvae import checks, objectives
+from tfvae.models import likelihoods
 
 
 def evaluate(model, data, *, split: str = "test", binarization: str = "none", k: int = 5000,
              batch_size: int = 100, chunk_size: int = 500, max_images: int | None = None, seed: int = 0) -> dict:
     """ELBO and log p(x) ({eq}`eq-is-loglik`, k importance samples) averaged over a split.
 
-    Binary data are binarized once with a fixed seed, so repeated evaluations agree.
+    The split is binarized (or dequantized) as in training, once with a fixed seed, so repeated
+    evaluations agree.
 
     Returns:
       {"elbo": nats, "log_likelihood": nats, "images": n, "k": k, "per_image": {"elbo": (n,),
       "log_likelihood": (n,)}}: the averages, and each image's values so that differences can
       be paired image by image; negate for the negative log-likelihood usually reported for MNIST.
     """
-    x = data.binarized(split, seed=seed) if binarization != "none" else data.split(split).x
+    x = data.evaluation_images(split, binarization, seed=seed)
     if max_images is not None:
         x = x[:checks.positive_int(max_images, "max_images")]
     x = checks.images(x, f"{data.name} {split} images", image_shape=model.image_shape,
-                          binary_range=model.config.likelihood == "bernoulli")
+                          binary_range=model.config.likelihood in likelihoods.UNIT_RANGE)
     elbo = np.concatenate([model.elbo(x[i:i + batch_size]).elbo.numpy() for i in range(0, len(x), batch_size)])
     log_likelihood = objectives.marginal_log_likelihood(model, x, k=k, batch_size=batch_size, chunk_size=chunk_size)
     return {"elbo": float(elbo.mean()), "log_likelihood": float(log_likelihood.mean()), "images": int(len(x)), "k": int(k),
             "per_image": {"elbo": elbo, "log_likelihood": np.asarray(log_likelihood)}}
+
+
+def bits_per_dimension(log_likelihood, dimensions: int, *, density: bool) -> np.ndarray:
+    """Negative log-likelihood in bits per pixel of 8-bit images, {eq}`eq-bits-per-dimension`.
+
+    density=False: `log_likelihood` is log P(x) of a discrete model of the 256 grey levels, in
+    nats; bits/dim = -log P(x) / (D log 2). density=True: it is log p(y) of a continuous density
+    at the dequantized images y in [0, 1) ({eq}`eq-dequantization`); since
+    log P(x) >= log p(y) - D log 256 on average over the dequantization ({eq}`eq-dequantization-bound`),
+    bits/dim <= (-log p(y) + D log 256) / (D log 2), which is returned.
+
+    Shapes: any -> same shape.
+    """
+    dimensions = checks.positive_int(dimensions, "dimensions")
+    nats = -np.asarray(log_likelihood, np.float64) + (dimensions * np.log(256.0) if density else 0.0)
+    return nats / (dimensions * np.log(2.0))
 
 
 def optimized_gaussian_elbo(model, x, *, steps: int = 300, learning_rate: float = 1e-2, n_samples: int = 16,

@@ -34,6 +34,7 @@ INVENTORIES = {
     }),
     "tensorflow_probability": ("https://www.tensorflow.org/probability/api_docs/python/", "0.25", {
         "tensorflow_probability.distributions.Distribution": ("py:class", "tfp/distributions/Distribution"),
+        "tensorflow_probability.distributions.Logistic": ("py:class", "tfp/distributions/Logistic"),
     }),
     "sklearn": ("https://scikit-learn.org/stable/", "stable", {
         "sklearn.cluster.KMeans": ("py:class", "modules/generated/sklearn.cluster.KMeans.html"),

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from tfvae.errors import InvalidInputError
+from tfvae.models import likelihoods
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 BITS = 13  # bits per stored weight
@@ -62,9 +63,14 @@ def export_decoder(model) -> dict:
     Raises:
       UntranslatableDecoderError naming the first layer type that is not translatable.
     """
+    if model.config.likelihood == "discretized_logistic":
+        # Its mean sums the logistic's mass over 255 bin edges, not one link of one output.
+        raise UntranslatableDecoderError("the mean of a discretized-logistic decoder is not one output passed "
+                                         "through a link; the explorer cannot compute it",
+                                         "a discretized-logistic likelihood")
     dense = _dense_layers(model.decoder)
     h, w = (int(s) for s in model.image_shape)
-    outputs_per_pixel = 2 if model.config.likelihood == "gaussian" else 1
+    outputs_per_pixel = likelihoods.OUTPUTS_PER_PIXEL[model.config.likelihood]
     layers = []
     for i, layer in enumerate(dense):
         kernel, bias = (np.asarray(v, np.float32) for v in _kernel_and_bias(layer))

@@ -7,10 +7,11 @@
 * `tfvae.metrics.latent_paths`: paths between codes (linear, spherical), where their midpoints
   land, and steps of a chosen size away from a code.
 * `tfvae.metrics.probes`: linear probes on codes, and a pixel classifier that judges decoded images.
+* `tfvae.metrics.sharpness`: how sharp images are, to measure the blur of a model's samples.
 
 Held-out bounds and log-likelihoods are `tfvae.evaluation`'s.
 """
 
-from tfvae.metrics import clustering, disentanglement, latent_paths, latent_units, probes
+from tfvae.metrics import clustering, disentanglement, latent_paths, latent_units, probes, sharpness
 
-__all__ = ["clustering", "disentanglement", "latent_paths", "latent_units", "probes"]
+__all__ = ["clustering", "disentanglement", "latent_paths", "latent_units", "probes", "sharpness"]

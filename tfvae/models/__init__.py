@@ -3,6 +3,8 @@
 * `tfvae.models.base`: `ModelConfig`, the registry of kinds (`register`, `KINDS`), `build`,
   `TrainableModel` (the training step every family shares, which `tfvae.training.fit` runs)
   and `LatentVariableModel` (a `TrainableModel` of images: encoder, decoder, p(x|z)).
+* `tfvae.models.likelihoods`: p(x|z) per pixel, the families a config's `likelihood` names
+  (Bernoulli, Gaussian with a fixed, shared or per-pixel variance, the discretized logistic).
 * `tfvae.models.vae`: `VAE` (kind "vae") and `Autoencoder` (kind "autoencoder").
 * `tfvae.models.gmvae`: the Gaussian-mixture VAE (kind "gmvae"), its ELBO summed exactly over clusters.
 * `tfvae.models.categorical_vae`: a VAE with categorical codes (kind "categorical_vae"), trained through

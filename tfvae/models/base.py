@@ -23,6 +23,7 @@ import tensorflow_probability as tfp
 
 from tfvae import checks, distribute, networks
 from tfvae.choices import LIKELIHOODS, OBJECTIVES  # re-exported: the names checked here
+from tfvae.models import likelihoods
 
 tfd = tfp.distributions
 
@@ -49,8 +50,10 @@ class ModelConfig:
     latent_dim: size of z.
     architecture: "mlp" (the paper's) or "conv".
     hidden_units: width of the MLP's hidden layer (500 in the paper for MNIST).
-    likelihood: "bernoulli" (binary data), "gaussian" (learned per-pixel variance) or
-      "gaussian_fixed" (variance fixed to `observation_scale` squared).
+    likelihood: the pixels' p(x|z) (`tfvae.models.likelihoods`): "bernoulli" (binary data),
+      "gaussian" (a variance per pixel, output by the decoder), "gaussian_fixed" (variance
+      fixed to `observation_scale` squared), "gaussian_shared" (one variance for all pixels,
+      learned, starting at `observation_scale` squared) or "discretized_logistic" (8-bit grey levels).
     beta: weight of the KL term in the training objective (1 gives the ELBO). The model
       keeps it in the variable `kl_weight`, which callbacks may change (KL warm-up).
     free_bits: if > 0, each latent dimension's KL counts as at least this many nats in the
@@ -93,8 +96,8 @@ class ModelConfig:
             raise checks.InvalidInputError(f"beta must be a finite number >= 0, got {self.beta}")
         if not (math.isfinite(self.free_bits) and self.free_bits >= 0):
             raise checks.InvalidInputError(f"free_bits must be a finite number >= 0, got {self.free_bits}")
-        if not self.observation_scale > 0:
-            raise checks.InvalidInputError(f"observation_scale must be > 0, got {self.observation_scale}")
+        if not (math.isfinite(self.observation_scale) and self.observation_scale > 0):
+            raise checks.InvalidInputError(f"observation_scale must be a finite number > 0, got {self.observation_scale}")
         if len(self.image_shape) != 2 or min(self.image_shape) < 1:
             raise checks.InvalidInputError(f"image_shape must be (height, width), got {self.image_shape}")
 
@@ -224,11 +227,16 @@ class LatentVariableModel(TrainableModel):
 
     def create_networks(self):
         config = self.config
-        outputs_per_pixel = 2 if config.likelihood == "gaussian" else 1
+        outputs_per_pixel = likelihoods.OUTPUTS_PER_PIXEL[config.likelihood]
         self.encoder = networks.encoder(config.architecture, config.image_shape,
                                         self.latent_parameters(), config.hidden_units)
         self.decoder = networks.decoder(config.architecture, self.code_size(), config.image_shape,
                                         outputs_per_pixel, config.hidden_units)
+        if config.likelihood == "gaussian_shared":
+            # One scale for every pixel and image, learned with the networks (it starts at observation_scale).
+            self.log_observation_scale = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(math.log(config.observation_scale)),
+                name="log_observation_scale")
 
     def latent_parameters(self) -> int:
         raise NotImplementedError
@@ -247,14 +255,10 @@ class LatentVariableModel(TrainableModel):
         lead = tf.shape(z)[:-1]
         out = tf.cast(self.decoder(tf.reshape(z, [-1, self.code_size()])), tf.float32)
         out = tf.reshape(out, tf.concat([lead, tf.shape(out)[1:]], axis=0))
-        event_ndims = len(self.image_shape)
-        if self.config.likelihood == "bernoulli":
-            pixels = tfd.Bernoulli(logits=out, dtype=tf.float32)
-        elif self.config.likelihood == "gaussian":
-            pixels = tfd.Normal(loc=out[..., 0], scale=tf.nn.softplus(out[..., 1]) + 1e-3)
-        else:
-            pixels = tfd.Normal(loc=out, scale=self.config.observation_scale)
-        return tfd.Independent(pixels, reinterpreted_batch_ndims=event_ndims)
+        scale = (tf.exp(self.log_observation_scale) if self.config.likelihood == "gaussian_shared"
+                 else self.config.observation_scale)
+        pixels = likelihoods.pixel_distribution(self.config.likelihood, out, scale)
+        return tfd.Independent(pixels, reinterpreted_batch_ndims=len(self.image_shape))
 
     def reconstruct(self, x):
         """The mean of p(x|z) at the encoder's code for x. Shapes: (n, h, w) -> (n, h, w)."""

@@ -28,6 +28,7 @@ from tfvae import checks, distribute, serialization
 from tfvae.choices import LR_SCHEDULES, OPTIMIZERS  # re-exported: the names checked here
 from tfvae.data import batches_dataset
 from tfvae.errors import CheckpointError, InvalidInputError, TrainingDivergedError, WorkerLostError
+from tfvae.models import likelihoods
 from tfvae.training.callbacks import FiniteLossGuard, Progress, TimeBudget
 
 log = logging.getLogger("tfvae")
@@ -81,7 +82,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
       lr_schedule: "constant" or "cosine" (to 1% of `learning_rate` at the last step of
         `epochs`; see `learning_rate_schedule`).
       optimizer: "adam", "adagrad" (the paper's) or "sgd".
-      binarization: "none", "static" or "dynamic" (see `tfvae.data`).
+      binarization: "none", "static", "dynamic" or "dequantized" (see `tfvae.data`).
       out_dir: folder for checkpoints (one per epoch) and the final model; None keeps nothing.
         In a multi-worker run only the chief writes there; the other workers read its
         checkpoints when they resume, so out_dir must be a folder all workers see.
@@ -117,10 +118,10 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     checks.one_of(lr_schedule, LR_SCHEDULES, "learning-rate schedule")
     if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
         raise InvalidInputError(f"learning_rate must be a positive number, got {learning_rate!r}")
-    bernoulli = model.config.likelihood == "bernoulli"
+    unit_range = model.config.likelihood in likelihoods.UNIT_RANGE or binarization != "none"
     for split in ("train", "validation") if validate else ("train",):
         checks.images(data.split(split).x, f"{data.name} {split} {data.examples}",
-                          image_shape=model.image_shape, binary_range=bernoulli or binarization != "none")
+                          image_shape=model.image_shape, binary_range=unit_range)
 
     if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and math.isfinite(max_seconds)
                                         and max_seconds > 0):
