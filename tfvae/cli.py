@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "$TFVAE_DATA_DIR, Debian's dataset package, then download with Keras)")
     data.add_argument("--binarization", choices=BINARIZATIONS, default="dynamic",
                       help="'static': one fixed Bernoulli draw of every image; 'dynamic': a fresh draw every epoch; "
-                           "'none': grey values (default: %(default)s)")
+                           "'none': grey values; 'dequantized': grey levels spread over their bins afresh every "
+                           "epoch, for the Gaussian likelihoods (default: %(default)s)")
     data.add_argument("--max-train", type=int, metavar="N",
                       help="train on at most N images (after the validation split), for quick runs")
     model = train.add_argument_group("model")
