@@ -32,6 +32,17 @@ def test_latent_scatter_draws_one_panel_per_model_and_rejects_non_2d_codes():
         plots.latent_scatter({"a": np.zeros((10, 3))}, labels)
 
 
+def test_sample_clouds_draw_the_reference_behind_each_panel_and_reject_non_2d_samples():
+    fig = plots.sample_clouds({"a": np.zeros((5, 2)), "b": np.ones((7, 2))}, np.full((3, 2), 2.0))
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    # Each panel: the reference's 3 points, then the panel's own.
+    assert [[len(c.get_offsets()) for c in ax.collections] for ax in fig.axes] == [[3, 5], [3, 7]]
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        plots.sample_clouds({"a": np.zeros((5, 3))}, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="exact posterior"):
+        plots.sample_clouds({"a": np.zeros((5, 2))}, np.zeros(3))
+
+
 def test_decoded_manifold_asks_for_the_grid_and_puts_large_z2_at_the_top():
     asked = []
 

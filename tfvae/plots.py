@@ -356,3 +356,30 @@ def sequences(panels: dict, *, n: int = 4, xlabel: str = "time step t", ylabel: 
     axes[0, 0].set_ylabel(ylabel)
     fig.tight_layout()
     return _detached(fig)
+
+
+def sample_clouds(panels: dict, reference, *, reference_label: str = "exact posterior", size: float = 3.2,
+                  title: str | None = None):
+    """Side-by-side scatter plots of 2-D samples, each over the same reference sample in grey.
+
+    Args:
+      panels: dict panel title -> samples (n, 2), for example draws from fitted posteriors.
+      reference: (m, 2) samples drawn in every panel behind the panel's own (for example the exact posterior's).
+    """
+    reference = np.asarray(reference)
+    arrays = {name: np.asarray(samples) for name, samples in panels.items()}
+    for name, samples in {reference_label: reference, **arrays}.items():
+        if samples.ndim != 2 or samples.shape[1] != 2:
+            raise ValueError(f"samples for {name!r} must have shape (n, 2), got {samples.shape}")
+    fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size), squeeze=False, sharex=True, sharey=True)
+    for ax, (name, samples) in zip(axes[0], arrays.items()):
+        ax.scatter(reference[:, 0], reference[:, 1], s=3, color="0.7", alpha=0.5, linewidths=0, label=reference_label)
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, color=CLASS_COLOURS(0), alpha=0.5, linewidths=0, label="q")
+        ax.set_title(name)
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
+    axes[0][0].legend(loc="upper left", fontsize=8, markerscale=3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _detached(fig)

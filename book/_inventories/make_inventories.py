@@ -30,11 +30,13 @@ INVENTORIES = {
     "keras": ("https://keras.io/api/", "3", {
         "keras.Model": ("py:class", "models/model/"),
         "keras.Sequential": ("py:class", "models/sequential/"),
+        "keras.layers.Layer": ("py:class", "layers/base_layer/"),
         "keras.callbacks.Callback": ("py:class", "callbacks/base_callback/"),
     }),
     "tensorflow_probability": ("https://www.tensorflow.org/probability/api_docs/python/", "0.25", {
         "tensorflow_probability.distributions.Distribution": ("py:class", "tfp/distributions/Distribution"),
         "tensorflow_probability.distributions.Logistic": ("py:class", "tfp/distributions/Logistic"),
+        "tensorflow_probability.bijectors.Bijector": ("py:class", "tfp/bijectors/Bijector"),
     }),
     "sklearn": ("https://scikit-learn.org/stable/", "stable", {
         "sklearn.cluster.KMeans": ("py:class", "modules/generated/sklearn.cluster.KMeans.html"),

@@ -9,6 +9,8 @@
 * `tfvae.models.gmvae`: the Gaussian-mixture VAE (kind "gmvae"), its ELBO summed exactly over clusters.
 * `tfvae.models.categorical_vae`: a VAE with categorical codes (kind "categorical_vae"), trained through
   the Gumbel-softmax relaxation or the straight-through estimator.
+* `tfvae.models.flows` and `tfvae.models.iaf_vae`: inverse autoregressive flow steps, and a VAE whose
+  posterior is such a flow (kind "vae_iaf").
 * `tfvae.models.mixture_prior`: a VAE with a learned mixture-of-Gaussians prior (kind "vae_mixture_prior").
 * `tfvae.models.vrnn`: the variational RNN for sequences (kind "vrnn"), and a linear-Gaussian VRNN
   whose exact likelihood (a Kalman filter's) checks its ELBO.
@@ -22,7 +24,7 @@ its kind with `@register("name")`, and is imported below, so that `build(kind="n
 from tfvae.models.base import (KINDS, LIKELIHOODS, OBJECTIVES, LatentVariableModel, ModelConfig, TrainableModel,
                                build, register)
 from tfvae.models.vae import VAE, Autoencoder
-from tfvae.models import categorical_vae, gmvae, mixture_prior, vrnn  # each registers its kinds on import
+from tfvae.models import categorical_vae, gmvae, iaf_vae, mixture_prior, vrnn  # each registers its kinds on import
 
 __all__ = ["KINDS", "LIKELIHOODS", "OBJECTIVES", "Autoencoder", "LatentVariableModel", "ModelConfig", "VAE", "build",
-           "TrainableModel", "categorical_vae", "gmvae", "mixture_prior", "register", "vrnn"]
+           "TrainableModel", "categorical_vae", "gmvae", "iaf_vae", "mixture_prior", "register", "vrnn"]
