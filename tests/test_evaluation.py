@@ -1,5 +1,8 @@
 """Held-out numbers (tfvae.evaluation): the per-image Gaussian fit of {eq}`eq-inference-gaps` climbs
-above the encoder's ELBO, stays below the evidence, and refuses bad settings."""
+above the encoder's ELBO, stays below the evidence, and refuses bad settings; the paired difference
+of two models' per-image numbers and its standard error."""
+
+import math
 
 import numpy as np
 import pytest
@@ -55,3 +58,25 @@ def test_evaluate_gives_each_images_values_whose_means_are_the_averages(trained)
         values = result["per_image"][key]
         assert values.shape == (40,)
         np.testing.assert_allclose(values.mean(), result[key], rtol=1e-6)
+
+
+def test_paired_difference_is_the_mean_difference_and_its_standard_error():
+    a = np.array([3.0, 5.0, 4.0, 8.0])
+    b = np.array([1.0, 2.0, 2.0, 3.0])  # differences 2, 3, 2, 5: mean 3, sample sd sqrt(2)
+    mean, standard_error = evaluation.paired_difference(a, b)
+    assert mean == pytest.approx(3.0)
+    assert standard_error == pytest.approx(math.sqrt(2.0) / 2.0)
+    # Pairing removes what the two share: a large common offset per item changes nothing.
+    offsets = np.array([100.0, -50.0, 7.0, 0.0])
+    assert evaluation.paired_difference(a + offsets, b + offsets) == pytest.approx((mean, standard_error))
+
+
+@pytest.mark.parametrize("a,b,match", [
+    (np.zeros(3), np.zeros(4), "same length"),
+    (np.zeros((2, 2)), np.zeros((2, 2)), "1-D"),
+    (np.zeros(1), np.zeros(1), ">= 2"),
+    (np.array([0.0, np.nan]), np.zeros(2), "finite"),
+])
+def test_paired_difference_refuses_values_it_cannot_pair(a, b, match):
+    with pytest.raises(InvalidInputError, match=match):
+        evaluation.paired_difference(a, b)

@@ -1,5 +1,6 @@
 """Held-out numbers for a trained model: the test ELBO, the importance-sampled log-likelihood, and the
-gaps between them that amortized inference and the Gaussian family leave, in nats."""
+gaps between them that amortized inference and the Gaussian family leave, in nats; and the paired
+difference of two models' per-image numbers, with its standard error."""
 
 from __future__ import annotations
 
@@ -30,6 +31,26 @@ def evaluate(model, data, *, split: str = "test", binarization: str = "none", k:
     log_likelihood = objectives.marginal_log_likelihood(model, x, k=k, batch_size=batch_size, chunk_size=chunk_size)
     return {"elbo": float(elbo.mean()), "log_likelihood": float(log_likelihood.mean()), "images": int(len(x)), "k": int(k),
             "per_image": {"elbo": elbo, "log_likelihood": np.asarray(log_likelihood)}}
+
+
+def paired_difference(a, b) -> tuple[float, float]:
+    """The mean of a - b over paired values, and its standard error.
+
+    Two models scored on the same test images differ image by image far less than the
+    images differ from one another; the standard error of the per-image differences,
+    sd(a - b) / sqrt(n), leaves the images' own spread out. The book asserts a difference
+    when its mean is more than three of these from zero.
+
+    Shapes: a, b (n,) with n >= 2 -> (mean, standard error), floats, computed in float64.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+        raise checks.InvalidInputError(f"paired values must be two 1-D arrays of the same length >= 2, "
+                                       f"got shapes {a.shape} and {b.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise checks.InvalidInputError("paired values must be finite")
+    difference = a - b
+    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
 
 
 def bits_per_dimension(log_likelihood, dimensions: int, *, density: bool) -> np.ndarray:
