@@ -162,8 +162,6 @@ def fit_flow(log_density, dim: int, *, flow_steps: int = 2, hidden_units: int = 
     log_var = keras.Variable(np.zeros(dim, np.float32), name="log_var")
     context = tf.ones((1, 1))
     networks = [AutoregressiveNetwork(dim, 1, hidden_units, reverse=t % 2 == 1) for t in range(flow_steps)]
-    for network in networks:
-        network(tf.zeros((1, dim)), context)
     variables = [mean, log_var] + [v for network in networks for v in network.trainable_variables]
     optimizer = keras.optimizers.Adam(learning_rate)
 

@@ -57,8 +57,9 @@ class IAFVAE(VAE):
         super().create_networks()
         steps = self._setting("flow_steps", DEFAULT_FLOW_STEPS)
         hidden = self._setting("flow_hidden_units", DEFAULT_FLOW_HIDDEN_UNITS)
-        self.flow_networks = [flows.AutoregressiveNetwork(self.latent_dim, self.context_units, hidden, reverse=t % 2 == 1,
-                                                    name=f"flow_step_{t}") for t in range(steps)]
+        self.flow_networks = [flows.AutoregressiveNetwork(self.latent_dim, self.context_units, hidden,
+                                                          reverse=t % 2 == 1, name=f"flow_step_{t}")
+                              for t in range(steps)]
 
     def posterior_parameters(self, x):
         """The base Gaussian's mean and log-variance, and the context h(x).
