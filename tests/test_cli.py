@@ -21,7 +21,7 @@ SUBCOMMANDS = ("train", "evaluate", "sample")
 # The options the command promises (README and book): a removed or renamed one fails here.
 PROMISED = {
     "train": ["--dataset", "--data-dir", "--binarization", "--latent-dim", "--architecture", "--hidden-units",
-              "--likelihood", "--beta", "--objective", "--iwae-k", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--seed",
+              "--likelihood", "--beta", "--objective", "--iwae-k", "--labelled", "--classifier-weight", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--seed",
               "--out", "--resume", "--strategy", "--mixed-precision", "--steps-per-execution", "--no-xla",
               "--quiet"],
     "evaluate": ["RUN", "--k", "--split", "--max-images"],
@@ -268,6 +268,12 @@ def refused_line(capsys):
     (["--seed", "-1"], "--seed must be in 0 .. 2**32 - 1, got -1"),
     (["--objective", "iwae", "--iwae-k", "0"], "--iwae-k must be >= 1, got 0"),
     (["--iwae-k", "5"], "--iwae-k applies only with --objective iwae, not with --objective elbo"),
+    (["--labelled", "0"], "--labelled must be >= 1, got 0"),
+    (["--classifier-weight", "1"], "--classifier-weight applies only with --labelled"),
+    (["--labelled", "10", "--classifier-weight", "nan"], "--classifier-weight must be a finite number >= 0, got nan"),
+    (["--labelled", "10", "--objective", "iwae"], "--objective does not apply to it"),
+    (["--labelled", "10", "--beta", "2"], "--beta does not apply to it"),
+    (["--labelled", "10", "--architecture", "conv"], "--architecture does not apply to it"),
 ])
 def test_train_with_a_bad_number_is_refused_and_writes_nothing(argv, message, out_exists, cli_train, tmp_path,
                                                                  capsys, no_heavy_work):

@@ -46,3 +46,14 @@ def test_every_published_number_names_its_source_and_setting():
     for name, result in published.BURDA_2016.items():
         assert result.source and result.setting and result.unit == "nats", name
         assert np.isfinite(result.value) and result.dataset == "mnist", name
+    for name, result in published.KINGMA_2014.items():
+        assert result.source and result.setting and result.unit == "%", name
+        assert 0 < result.value < 100 and result.dataset == "mnist", name
+
+
+def test_a_test_error_compares_under_any_binarization_but_only_on_mnist(digits):
+    error = published.KINGMA_2014["M2"]
+    for binarization in ("dynamic", "static", "none"):
+        assert published.comparable(error, as_if(digits, "mnist"), binarization)
+    assert not published.comparable(error, as_if(digits, "fashion_mnist", "mnist"), "dynamic")
+    assert "ran on scikit-learn digits" in published.why_not_comparable(error, digits, "dynamic")

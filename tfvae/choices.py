@@ -16,3 +16,7 @@ CATEGORICAL_ESTIMATORS = ("gumbel_softmax", "straight_through")  # gradients thr
 OPTIMIZERS = ("adam", "adagrad", "sgd")                # tfvae.training
 LR_SCHEDULES = ("constant", "cosine")                  # tfvae.training
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # tf.distribute, tfvae.distribute
+LABELLED_BINARIZATIONS = ("dynamic", "none")          # a semi-supervised model's stored labelled images, tfvae.models
+# alpha, the weight of the classifier's log-likelihood of the labels in a semi-supervised model's
+# objective (per labelled image, against the unlabelled bound per image), tfvae.models.semi_supervised
+DEFAULT_CLASSIFIER_WEIGHT = 10.0

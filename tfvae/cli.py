@@ -2,6 +2,7 @@
 
     tfvae train --dataset digits --epochs 20 --out runs/digits
     tfvae evaluate runs/digits            # test ELBO and log p(x) in nats
+    tfvae train --labelled 100 --latent-dim 50 --out runs/m2   # semi-supervised M2, 100 labels
     tfvae sample runs/digits --out samples.png
     tfvae data fetch mnist                # genuine MNIST, verified and cached for offline use
 
@@ -33,8 +34,8 @@ from pathlib import Path
 
 import tfvae
 from tfvae import checks, files
-from tfvae.choices import (ARCHITECTURES, BINARIZATIONS, DATASETS, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES,
-                           OPTIMIZERS, SPLITS, STRATEGIES)
+from tfvae.choices import (ARCHITECTURES, BINARIZATIONS, DATASETS, DEFAULT_CLASSIFIER_WEIGHT, LIKELIHOODS,
+                           LR_SCHEDULES, OBJECTIVES, OPTIMIZERS, SPLITS, STRATEGIES)
 from tfvae.errors import CheckpointError, InvalidInputError, TfvaeError
 from tfvae.files import CHECKPOINTS_DIR, MODEL_DIR, RUN_FILE  # a run folder's layout, shared with tfvae.training
 
@@ -44,7 +45,7 @@ MAX_SEED = 2**32 - 1
 DEFAULT_IWAE_K = 5
 # Settings a resumed run must share with the run it continues (the data it sees and how it steps).
 RESUME_MUST_MATCH = ("dataset", "binarization", "max_train", "seed", "batch_size", "learning_rate", "lr_schedule",
-                     "optimizer", "objective", "iwae_k")
+                     "optimizer", "objective", "iwae_k", "labelled", "classifier_weight")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--iwae-k", type=int, metavar="K",
                        help=f"importance samples per image in the bound, with --objective iwae "
                             f"(default: {DEFAULT_IWAE_K})")
+    model.add_argument("--labelled", type=int, metavar="N",
+                       help="train Kingma et al.'s (2014) semi-supervised M2 instead of a VAE: a classifier q(y|x) "
+                            "and a class-conditional VAE, from N labelled training images (N/10 of each class, "
+                            "drawn with --seed) and every training image without its label")
+    model.add_argument("--classifier-weight", type=float, metavar="ALPHA",
+                       help=f"with --labelled: alpha, the weight of the classifier's log-likelihood of the labels "
+                            f"(default: {DEFAULT_CLASSIFIER_WEIGHT:g})")
     run = train.add_argument_group("training")
     run.add_argument("--epochs", type=int, default=10, metavar="N",
                      help="epochs in all, counting those a resumed run already did (default: %(default)s)")
@@ -132,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="print a run's held-out ELBO and log-likelihood in nats",
                                    description="Print the ELBO and the importance-sampled log-likelihood "
                                                "log p(x) (k importance samples, as Burda et al. 2016) of a trained run, averaged over a split, "
-                                               "in nats. Writes nothing.")
+                                               "in nats; for a semi-supervised run (--labelled), its classifier's "
+                                               "error instead. Writes nothing.")
     evaluate.add_argument("run", metavar="RUN", help="a run folder written by 'tfvae train' (or its model/ folder)")
     evaluate.add_argument("--k", type=int, default=5000,
                           help="importance samples per image for log p(x) (default: %(default)s, as in "
@@ -196,7 +205,8 @@ def train_command(args):
     out = _check_train_arguments(args, check_folder=chief)
     settings = {key: getattr(args, key) for key in (
         "dataset", "data_dir", "binarization", "max_train", "epochs", "batch_size", "learning_rate", "lr_schedule",
-        "optimizer", "objective", "iwae_k", "seed", "strategy", "mixed_precision", "steps_per_execution")}
+        "optimizer", "objective", "iwae_k", "labelled", "classifier_weight", "seed", "strategy", "mixed_precision",
+        "steps_per_execution")}
     settings["xla"] = not args.no_xla
     previous = read_run(out) if chief and args.resume and (out / RUN_FILE).exists() else None
     if previous is not None:
@@ -205,6 +215,9 @@ def train_command(args):
         # ... and one recorded before --objective existed, on the ELBO.
         previous.setdefault("objective", "elbo")
         previous.setdefault("iwae_k", None)
+        # ... and one recorded before --labelled existed, a VAE.
+        previous.setdefault("labelled", None)
+        previous.setdefault("classifier_weight", None)
         changed = [f"{key}: {previous.get(key)!r} before, {settings[key]!r} now"
                    for key in RESUME_MUST_MATCH if previous.get(key) != settings[key]]
         if changed:
@@ -228,12 +241,25 @@ def train_command(args):
         training.use_mixed_precision()
     training.set_seed(args.seed)
     strategy = distribute.strategy(args.strategy)
+    semi_supervised = {}
+    if args.labelled:
+        # M2's labelled images, stored in the model: the run's own binarization of them (a fresh
+        # draw per step when it is dynamic), so they look like the unlabelled stream.
+        labelled = data.balanced_labelled_subset(dataset.train.y, args.labelled, seed=args.seed)
+        fixed = "none" if args.binarization == "dynamic" else args.binarization
+        semi_supervised = {"images": dataset.evaluation_images("train", fixed, seed=args.seed)[labelled],
+                           "labels": dataset.train.y[labelled]}
     with strategy.scope():
+        kind_settings = {} if not args.labelled else {"kind": "m2", "extra": {
+            "labelled": args.labelled, "classifier_weight": args.classifier_weight,
+            "labelled_binarization": "dynamic" if args.binarization == "dynamic" else "none"}}
         model = models.build(image_shape=dataset.image_shape, latent_dim=args.latent_dim,
                              architecture=args.architecture, hidden_units=args.hidden_units,
                              likelihood=args.likelihood, observation_scale=args.observation_scale,
                              beta=args.beta, objective=args.objective,
-                             iwae_k=args.iwae_k or 1, seed=args.seed)
+                             iwae_k=args.iwae_k or 1, seed=args.seed, **kind_settings)
+        if semi_supervised:
+            model.set_labelled(semi_supervised["images"], semi_supervised["labels"])
         new_run = not (out / RUN_FILE).exists()
         created = _make_folder(out, "--out") if chief else []
         if chief:
@@ -297,6 +323,21 @@ def _check_train_arguments(args, check_folder: bool = True) -> Path:
         checks.positive_int(args.iwae_k, "--iwae-k")
     elif args.objective == "iwae":
         args.iwae_k = DEFAULT_IWAE_K
+    if args.labelled is not None:
+        checks.positive_int(args.labelled, "--labelled")
+        if args.classifier_weight is None:
+            args.classifier_weight = DEFAULT_CLASSIFIER_WEIGHT
+        elif not (math.isfinite(args.classifier_weight) and args.classifier_weight >= 0):
+            raise InvalidInputError(f"--classifier-weight must be a finite number >= 0, got {args.classifier_weight}")
+        refused = [option for option, used in (("--objective", args.objective != "elbo"), ("--beta", args.beta != 1),
+                                               ("--architecture", args.architecture != "mlp"),
+                                               ("--binarization dequantized", args.binarization == "dequantized"))
+                   if used]
+        if refused:
+            raise InvalidInputError(f"--labelled trains M2, an MLP model on its own bounds; {refused[0]} does not "
+                                    "apply to it")
+    elif args.classifier_weight is not None:
+        raise InvalidInputError("--classifier-weight applies only with --labelled")
     if not (math.isfinite(args.beta) and args.beta >= 0):
         raise InvalidInputError(f"--beta must be a finite number >= 0, got {args.beta}")
     if not (math.isfinite(args.observation_scale) and args.observation_scale > 0):
@@ -350,6 +391,14 @@ def evaluate_command(args):
     settings = read_run(_run_folder(args.run))
     model = serialization.load(args.run)
     dataset = data.load(settings["dataset"], data_dir=settings.get("data_dir"), seed=settings.get("seed", 0))
+    if hasattr(model, "predict_classes"):
+        # A semi-supervised model is judged by its classifier; its log p(x) sums over classes, which evaluate does not.
+        error = evaluation.classification_error(model, dataset, split=args.split,
+                                                binarization=settings.get("binarization", "none"),
+                                                max_images=max_images)
+        print(f"{dataset.display_name}, {args.split} split, binarization {settings.get('binarization', 'none')}:")
+        print(f"  error of q(y|x)             {100 * error:10.2f} %")
+        return
     result = evaluation.evaluate(model, dataset, split=args.split, binarization=settings.get("binarization", "none"),
                                  k=k, chunk_size=min(k, 500), max_images=max_images)
     print(f"{dataset.display_name}, {args.split} split, {result['images']} images, "

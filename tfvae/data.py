@@ -303,6 +303,30 @@ def dequantize(x: np.ndarray, *, seed: int, epoch: int = 0) -> np.ndarray:
     return np.minimum(y, np.nextafter(((levels + 1) / 256.0).astype(np.float32), np.float32(0)))
 
 
+def balanced_labelled_subset(labels, n: int, *, seed: int) -> np.ndarray:
+    """Indices of n examples, n / K of each of the K classes in `labels`, drawn without replacement.
+
+    The labelled set of a semi-supervised run (Kingma et al., 2014, draw theirs the same way).
+    The draw depends only on (labels, n, seed); the indices come sorted by class.
+    Raises InvalidInputError when n is not a multiple of K or a class has too few examples.
+    """
+    labels = np.asarray(labels)
+    n = checks.positive_int(n, "the number of labelled examples")
+    classes = np.unique(labels)
+    if n % len(classes):
+        raise InvalidInputError(f"{n} labelled examples cannot be split evenly over {len(classes)} classes; "
+                                f"choose a multiple of {len(classes)}")
+    per_class = n // len(classes)
+    rng = np.random.default_rng([seed, 7])
+    chosen = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        if len(members) < per_class:
+            raise InvalidInputError(f"class {c} has {len(members)} examples, fewer than the {per_class} asked for")
+        chosen.append(np.sort(rng.choice(members, per_class, replace=False)))
+    return np.concatenate(chosen)
+
+
 def average_pooled(images, factor: int = 2) -> np.ndarray:
     """Average-pool each factor x factor block of pixels and flatten each image.
 

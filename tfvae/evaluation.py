@@ -1,6 +1,6 @@
 """Held-out numbers for a trained model: the test ELBO, the importance-sampled log-likelihood, and the
-gaps between them that amortized inference and the Gaussian family leave, in nats; and the paired
-difference of two models' per-image numbers, with its standard error."""
+gaps between them that amortized inference and the Gaussian family leave, in nats; a classifier's
+test error; and the paired difference of two models' per-image numbers, with its standard error."""
 
 from __future__ import annotations
 
@@ -31,6 +31,21 @@ def evaluate(model, data, *, split: str = "test", binarization: str = "none", k:
     log_likelihood = objectives.marginal_log_likelihood(model, x, k=k, batch_size=batch_size, chunk_size=chunk_size)
     return {"elbo": float(elbo.mean()), "log_likelihood": float(log_likelihood.mean()), "images": int(len(x)), "k": int(k),
             "per_image": {"elbo": elbo, "log_likelihood": np.asarray(log_likelihood)}}
+
+
+def classification_error(model, data, *, split: str = "test", binarization: str = "none", seed: int = 0,
+                         max_images: int | None = None) -> float:
+    """The fraction of a split's images whose likeliest class under the model's q(y|x) is not their label.
+
+    `model` has `predict_classes` (a semi-supervised model's classifier). The split is binarized
+    as `evaluate` does: as in training, once, with a fixed seed.
+    """
+    x = data.evaluation_images(split, binarization, seed=seed)
+    labels = data.split(split).y
+    if max_images is not None:
+        n = checks.positive_int(max_images, "max_images")
+        x, labels = x[:n], labels[:n]
+    return float(np.mean(model.predict_classes(x) != labels))
 
 
 def paired_difference(a, b) -> tuple[float, float]:

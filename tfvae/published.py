@@ -15,13 +15,17 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class PublishedResult:
-    """One published number: `value` in `unit`, measured on `dataset` with `binarization`."""
+    """One published number: `value` in `unit`, measured on `dataset` with `binarization`.
+
+    `binarization` None marks a number about the labels rather than the pixels' density, a test
+    error: it compares on the same test images however each model binarized its inputs.
+    """
 
     value: float
     unit: str
     source: str
     dataset: str
-    binarization: str
+    binarization: str | None
     setting: str
 
 
@@ -37,11 +41,23 @@ BURDA_2016 = {
 }
 
 
+_KINGMA_2014_SETTING = ("test error with 100 labelled MNIST images (10 per class), the other training images "
+                        "unlabelled; MLPs with one hidden layer of 500 softplus units, a 50-dimensional z")
+
+# Kingma, Rezende, Mohamed and Welling (2014), Table 1, 100 labels: the semi-supervised M2 alone,
+# and M2 trained on the codes of a VAE (M1) instead of the pixels.
+KINGMA_2014 = {
+    "M2": PublishedResult(11.97, "%", "Kingma et al. (2014), Table 1", "mnist", None, _KINGMA_2014_SETTING),
+    "M1+M2": PublishedResult(3.33, "%", "Kingma et al. (2014), Table 1", "mnist", None, _KINGMA_2014_SETTING),
+}
+
+
 def comparable(result: PublishedResult, dataset, binarization: str) -> bool:
     """True when a result measured on `dataset` (a tfvae.data.ImageDataset) with `binarization`
-    may stand beside `result`: the same data, not a substitute, and the same binarization."""
+    may stand beside `result`: the same data, not a substitute, and the same binarization
+    (any, for a result about labels: `PublishedResult.binarization` None)."""
     return (dataset.name == result.dataset and dataset.substitute_for is None
-            and binarization == result.binarization)
+            and result.binarization in (None, binarization))
 
 
 def why_not_comparable(result: PublishedResult, dataset, binarization: str) -> str:
@@ -49,7 +65,7 @@ def why_not_comparable(result: PublishedResult, dataset, binarization: str) -> s
     if dataset.name != result.dataset or dataset.substitute_for is not None:
         return (f"this page ran on {dataset.display_name}, and {result.source} measured on "
                 f"{result.dataset.upper() if result.dataset == 'mnist' else result.dataset}: no comparison")
-    if binarization != result.binarization:
+    if result.binarization is not None and binarization != result.binarization:
         return (f"this page binarized {binarization}, {result.source} {result.binarization}: the numbers "
                 "measure different data, so no comparison")
     return ""

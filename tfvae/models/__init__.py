@@ -11,6 +11,8 @@
   the Gumbel-softmax relaxation or the straight-through estimator.
 * `tfvae.models.flows` and `tfvae.models.iaf_vae`: inverse autoregressive flow steps, and a VAE whose
   posterior is such a flow (kind "vae_iaf").
+* `tfvae.models.semi_supervised`: VAEs of an image and its label: the class-conditional VAE
+  (kind "cvae") and Kingma et al.'s (2014) semi-supervised M2 (kind "m2"), with a classifier q(y|x).
 * `tfvae.models.mixture_prior`: a VAE with a learned mixture-of-Gaussians prior (kind "vae_mixture_prior").
 * `tfvae.models.vrnn`: the variational RNN for sequences (kind "vrnn"), and a linear-Gaussian VRNN
   whose exact likelihood (a Kalman filter's) checks its ELBO.
@@ -24,7 +26,9 @@ its kind with `@register("name")`, and is imported below, so that `build(kind="n
 from tfvae.models.base import (KINDS, LIKELIHOODS, OBJECTIVES, LatentVariableModel, ModelConfig, TrainableModel,
                                build, register)
 from tfvae.models.vae import VAE, Autoencoder
-from tfvae.models import categorical_vae, gmvae, iaf_vae, mixture_prior, vrnn  # each registers its kinds on import
+from tfvae.models import (categorical_vae, gmvae, iaf_vae, mixture_prior,  # each registers its kinds on import
+                          semi_supervised, vrnn)
 
 __all__ = ["KINDS", "LIKELIHOODS", "OBJECTIVES", "Autoencoder", "LatentVariableModel", "ModelConfig", "VAE", "build",
-           "TrainableModel", "categorical_vae", "gmvae", "iaf_vae", "mixture_prior", "register", "vrnn"]
+           "TrainableModel", "categorical_vae", "gmvae", "iaf_vae", "mixture_prior", "register", "semi_supervised",
+           "vrnn"]

@@ -122,16 +122,18 @@ def build(config: ModelConfig | None = None, **settings):
 class TrainableModel(keras.Model):
     """What `tfvae.training.fit` needs of a model: a config, metrics, seeds and a training step.
 
-    Subclasses define `create_networks()` (the layers), `loss_terms(x, seed)`, which
-    returns a dict holding "loss" (to minimize, averaged over the batch) and the
-    per-example or per-batch metrics to report, and `call`. One example has the shape
-    `config.image_shape`.
+    Subclasses define `create_networks()` (the layers), `loss_terms(x, seed)` (for a model that
+    `trains_on_labels`, `loss_terms((x, y), seed)`), which returns a dict holding "loss" (to
+    minimize, averaged over the batch) and the per-example or per-batch metrics to report, and
+    `call`. One example has the shape `config.image_shape`.
     """
 
     metric_names: tuple = ("loss",)
     # The `ModelConfig.objective`s this kind trains on; a kind with an objective of its own
     # narrows it, so that a setting it would ignore is refused instead.
     supported_objectives: tuple = OBJECTIVES
+    # Whether `tfvae.training.fit` feeds (images, labels) pairs to `loss_terms` instead of images alone.
+    trains_on_labels: bool = False
 
     def __init__(self, config: ModelConfig, **kwargs):
         if config.objective not in self.supported_objectives:
@@ -198,14 +200,16 @@ class TrainableModel(keras.Model):
         self._track(terms)
 
     def _each_minibatch(self, data, step):
-        x = data[0] if isinstance(data, tuple) else data
+        # A model that trains on labels gets (images, labels) pairs; the others, images alone.
+        batch = tuple(data[:2]) if self.trains_on_labels else (data[0] if isinstance(data, tuple) else data)
+        x = batch[0] if self.trains_on_labels else batch
         if x.shape.rank == len(self.image_shape) + 2:
             def body(i):
-                step(x[i])
+                step(tf.nest.map_structure(lambda part: part[i], batch))
                 return i + 1
             tf.while_loop(lambda i: i < tf.shape(x)[0], body, [tf.constant(0)])
         else:
-            step(x)
+            step(batch)
         results = {name: tracker.result() for name, tracker in self.trackers.items()}
         if distribute.spans_workers(self.distribute_strategy):
             # Keras averages a multi-worker step's logs with strategy.reduce(..., axis=0),
@@ -232,6 +236,11 @@ class LatentVariableModel(TrainableModel):
                                         self.latent_parameters(), config.hidden_units)
         self.decoder = networks.decoder(config.architecture, self.code_size(), config.image_shape,
                                         outputs_per_pixel, config.hidden_units)
+        self.create_observation_scale()
+
+    def create_observation_scale(self):
+        """The learned scale of a "gaussian_shared" likelihood (nothing for the other likelihoods)."""
+        config = self.config
         if config.likelihood == "gaussian_shared":
             # One scale for every pixel and image, learned with the networks (it starts at observation_scale).
             self.log_observation_scale = self.add_weight(

@@ -184,7 +184,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     extra = list(callbacks) + [guard] + ([budget] if budget else []) + ([progress] if progress else [])
     # Validation groups have their own size, so that they too have as few shapes to compile as can be.
     val_steps = 1 if group == 1 else _steps_per_call(len(data.validation) // batch_size)
-    val_data = _groups(data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed),
+    val_data = _groups(data.pipeline("validation", batch_size=batch_size, binarization=binarization, seed=seed,
+                                     labels=model.trains_on_labels),
                        len(data.validation), batch_size, val_steps) if validate else None
 
     def epoch_batches(epoch):
@@ -200,7 +201,8 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             began = time.perf_counter()
             batches = upcoming.result()
             upcoming = preparer.submit(epoch_batches, epoch + 1) if epoch + 1 < epochs else None
-            train_data = _groups(batches_dataset(batches), len(data.train), batch_size, group)
+            train_data = _groups(batches_dataset(batches, labels=model.trains_on_labels), len(data.train), batch_size,
+                                 group)
             with _lost_peers_as_errors(model, epoch):
                 result = model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data,
                                    shuffle=False, verbose=0, callbacks=extra)
