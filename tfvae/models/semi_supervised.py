@@ -216,7 +216,7 @@ class SemiSupervisedVAE(ConditionalVAE):
     """Kingma et al.'s (2014) M2: the conditional VAE, a classifier q(y|x), and a few labelled images.
 
     classify(x)   -> q(y|x), a Categorical over K classes     (batch (n,))
-    predict(x)    -> argmax_y q(y|x)                           (n,)
+    predict_classes(x) -> argmax_y q(y|x), in batches          (n,)
     unlabelled_bound(x) -> U(x), {eq}`eq-m2-unlabelled`        (n,)
     Call `set_labelled(images, labels)` before training; they are saved with the weights.
     """
