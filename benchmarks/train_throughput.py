@@ -1,4 +1,4 @@
-"""Training throughput of the paper's MLP VAE: tfvae, a plain loop, and two upper bounds.
+"""Training throughput of the paper's MLP VAE: tfvae, a plain loop, and three upper bounds.
 
 The model is the paper's MNIST model: 784-500-20 with tanh hidden layers, Bernoulli
 pixels, one sample of z per image (L = 1), Adam, minibatches of 100 28x28 images. The
@@ -21,17 +21,23 @@ data are the Fashion-MNIST training images from the local IDX files (binarized o
     by 4.1 Mflop: a training step cannot be faster than its matrix products alone.
 (d) matmul + Adam bound: (c) plus what every step must also do besides its products,
     the Adam update: seven arrays of the weights' size (0.8M floats) streamed through
-    memory with a few flops per weight, timed on this CPU in a compiled loop. The
-    elementwise work on activations (tanh, the Bernoulli and Gaussian log-densities) is
-    left out: at batch 100 it touches about 200,000 numbers a step, a quarter of Adam's.
+    memory with a few flops per weight, timed on this CPU in a compiled loop.
+(e) matmul + Adam + elementwise bound: (d) plus the elementwise work on activations, forward
+    and backward (tanh and its derivative, the reparameterized draw and the KL, the Bernoulli
+    log-density from the logits and its gradient, the bias gradients), timed the same way.
+    It counts everything a step cannot avoid, but it is an estimate rather than a strict
+    bound: (c), (d) and the elementwise work are timed as separate programs, each with its
+    own dispatch to the thread pool, and a fused step pays those costs once; a round in
+    which tfvae beats (e) shows it.
 
-Every measurement is repeated and the best and median are reported, both per wall-clock
-second and per CPU second of this process (all its threads). On a machine other programs
-are using, wall-clock numbers are low and noisy and only the best means much; CPU-time
-numbers suffer less, though they also count threads spinning while they wait. Results go
-to benchmarks/results/train_throughput.json.
+Every round measures (a) to (e) one after the other, and the ratios of tfvae to the others
+are taken within each round, so that a machine that is faster or slower for a while (other
+programs, or this VM's cores being shared) moves both sides of a ratio together; the
+script prints the min, median and max of those per-round ratios and of every rate, per
+wall-clock second and per CPU second of this process (all its threads). Results, with the
+machine's description, go to benchmarks/results/train_throughput.json.
 
-Run: python benchmarks/train_throughput.py [--rounds 3] [--epochs 2] [--images 55000]
+Run: python benchmarks/train_throughput.py [--rounds 5] [--epochs 2] [--images 55000]
 """
 
 from __future__ import annotations
@@ -203,6 +209,49 @@ def adam_update_seconds(model, seconds: float = 2.0) -> tuple[float, float]:
     return wall / (calls * steps), cpu / (calls * steps)
 
 
+def elementwise_seconds(seconds: float = 2.0) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of the elementwise work of one training step, compiled and warm.
+
+    Per minibatch of B = 100: forward, the two tanh layers (B x H each), the reparameterized
+    draw and the Gaussian KL (B x d), and the Bernoulli log-density of the pixels from their
+    logits (B x D, a softplus and a product); backward, the tanh derivatives, the logits'
+    gradient x - sigmoid(l), and the bias gradients (column sums of each layer's output
+    gradient). Timed like the products, in an XLA loop with no Python, inputs changing
+    every iteration.
+    """
+    B, D, H, d = BATCH, 784, 500, 20
+    rng = np.random.default_rng(0)
+    pre1, pre2 = (tf.constant(rng.standard_normal((B, H)), tf.float32) for _ in range(2))
+    logits, x = tf.constant(rng.standard_normal((B, D)), tf.float32), tf.constant(rng.random((B, D)) < 0.2, tf.float32)
+    mean, log_var = (tf.constant(rng.standard_normal((B, d)), tf.float32) for _ in range(2))
+    steps = 50
+
+    @tf.function(jit_compile=True)
+    def elementwise(scale):
+        def body(i, s):
+            h1, h2 = tf.tanh(pre1 * s), tf.tanh(pre2 * s)
+            noise = tf.random.stateless_normal((B, d), seed=tf.stack([i, 0]))
+            z = mean * s + tf.exp(0.5 * log_var) * noise
+            kl = 0.5 * tf.reduce_sum(tf.exp(log_var) + tf.square(mean * s) - 1.0 - log_var)
+            l = logits * s
+            log_lik = tf.reduce_sum(x * l - tf.nn.softplus(l))
+            g_logits = x - tf.sigmoid(l)
+            g2 = (1 - h2 * h2) * h1
+            g1 = (1 - h1 * h1) * h2
+            bias_grads = [tf.reduce_sum(g, axis=0) for g in (g_logits, g2, g1, z)]
+            total = log_lik + kl + tf.add_n([tf.reduce_sum(g) for g in bias_grads])
+            return i + 1, s + 1e-30 * total
+        return tf.while_loop(lambda i, s: i < steps, body, [tf.constant(0), scale])[1]
+
+    elementwise(tf.constant(1.0)).numpy()  # compile
+    calls, clock, began = 0, Clock(), time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        elementwise(tf.constant(1.0)).numpy()
+        calls += 1
+    wall, cpu = clock.lap()
+    return wall / (calls * steps), cpu / (calls * steps)
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -214,12 +263,19 @@ def cpu_name() -> str:
 
 
 def summary(values):
-    return {"best": max(values), "median": statistics.median(values), "all": [round(v, 1) for v in values]}
+    return {"best": max(values), "median": statistics.median(values), "worst": min(values),
+            "all": [round(v, 1) for v in values]}
+
+
+KINDS = {"tfvae": "(a) tfvae.training.fit", "plain_loop": "(b) plain tf.function loop",
+         "bound": "(c) matmul bound", "bound_with_adam": "(d) matmul + Adam bound",
+         "bound_full": "(e) matmul + Adam + elementwise"}
+BOUNDS = ("bound", "bound_with_adam", "bound_full")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="measurement rounds, each runs (a), (b), (c)")
+    parser.add_argument("--rounds", type=int, default=5, help="measurement rounds, each runs (a) to (e)")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per round for (a) and (b)")
     parser.add_argument("--images", type=int, default=55000, help="training images per epoch (at most 55,000)")
     args = parser.parse_args()
@@ -233,20 +289,31 @@ def main():
     assert per_image == 10 * D * H + 18 * d * H, per_image  # the formula in the docstring
 
     load_before = os.getloadavg()[0]
-    laps = {"tfvae": [], "plain_loop": [], "bound": [], "bound_with_adam": []}
+    laps = {k: [] for k in KINDS}
+    round_ratios = []  # per round: tfvae's median epoch against the plain loop's and the bounds of that round
     n = len(ds.train)
+    steps = math.ceil(n / BATCH)
     for round_ in range(args.rounds):
-        laps["tfvae"] += tfvae_fit(ds, args.epochs)
-        laps["plain_loop"] += plain_loop(images, args.epochs)
-        # The bound as (wall, CPU) seconds per epoch: an epoch's flops at the measured rates.
-        laps["bound"].append(tuple(n * per_image / rate for rate in matmul_rate(shapes)))
-        # The truer bound: the products and, once per minibatch, the Adam update.
-        adam = adam_update_seconds(model)
-        laps["bound_with_adam"].append(tuple(t + math.ceil(n / BATCH) * a for t, a in zip(laps["bound"][-1], adam)))
-        best = {k: n / min(w for w, _ in v) for k, v in laps.items()}
-        print(f"round {round_ + 1}/{args.rounds}: best so far (images/s) tfvae {best['tfvae']:,.0f}, "
-              f"plain loop {best['plain_loop']:,.0f}, bound {best['bound']:,.0f}, "
-              f"with Adam {best['bound_with_adam']:,.0f}", flush=True)
+        tfvae_laps, plain_laps = tfvae_fit(ds, args.epochs), plain_loop(images, args.epochs)
+        laps["tfvae"] += tfvae_laps
+        laps["plain_loop"] += plain_laps
+        # The bounds as (wall, CPU) seconds per epoch: an epoch's flops at the measured rates,
+        # then once per minibatch the Adam update, then the elementwise work.
+        products = tuple(n * per_image / rate for rate in matmul_rate(shapes))
+        with_adam = tuple(t + steps * a for t, a in zip(products, adam_update_seconds(model)))
+        full = tuple(t + steps * e for t, e in zip(with_adam, elementwise_seconds()))
+        for key, lap in (("bound", products), ("bound_with_adam", with_adam), ("bound_full", full)):
+            laps[key].append(lap)
+        tfvae_wall = statistics.median(w for w, _ in tfvae_laps)
+        plain_wall = statistics.median(w for w, _ in plain_laps)
+        round_ratios.append({"tfvae/plain_loop": plain_wall / tfvae_wall,
+                             **{f"tfvae/{key}": laps[key][-1][0] / tfvae_wall for key in BOUNDS},
+                             # The most any loop could gain over the plain loop: bound (e) against it.
+                             "bound_full/plain_loop": plain_wall / laps["bound_full"][-1][0]})
+        r = round_ratios[-1]
+        print(f"round {round_ + 1}/{args.rounds} (images/s): tfvae {n / tfvae_wall:,.0f}, "
+              f"{r['tfvae/plain_loop']:.2f}x the plain loop, {100 * r['tfvae/bound_with_adam']:.0f}% of (d), "
+              f"{100 * r['tfvae/bound_full']:.0f}% of (e)", flush=True)
     load_after = os.getloadavg()[0]
 
     def rates(which):  # images per second (wall) or per CPU second, from (wall, cpu) laps
@@ -254,36 +321,38 @@ def main():
 
     result = {
         "device": distribute.describe(tf.distribute.get_strategy()),
-        "cpu": cpu_name(), "cores": os.cpu_count(),
+        "cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "load_average": {"before": load_before, "after": load_after},
         "images_per_epoch": n, "batch_size": BATCH, "flops_per_image": per_image,
         "images_per_second": rates(0),
         "images_per_cpu_second": rates(1),
+        "ratios_per_round": {key: summary([r[key] for r in round_ratios]) for key in round_ratios[0]},
     }
     result["matmul_gflops"] = result["images_per_second"]["bound"]["best"] * per_image / 1e9
     for unit in ("images_per_second", "images_per_cpu_second"):
         for kind, key in (("best", "ratios_of_best"), ("median", "ratios_of_medians")):
             value = {k: result[unit][k][kind] for k in laps}
-            result[unit][key] = {f"tfvae/{other}": value["tfvae"] / value[other]
-                                 for other in ("plain_loop", "bound", "bound_with_adam")}
+            result[unit][key] = {f"tfvae/{other}": value["tfvae"] / value[other] for other in ("plain_loop",) + BOUNDS}
 
     print(f"\ndevice: {result['device']}; {result['cpu']}, {result['cores']} cores; "
           f"TF {tf.__version__}, Keras {keras.__version__}")
     print(f"model: 784-500-20 MLP VAE, Bernoulli, L=1, Adam, batch {BATCH}, {n:,} images per epoch; "
           f"{per_image / 1e6:.2f} Mflop per image (10DH + 18dH); matmul rate {result['matmul_gflops']:.1f} Gflop/s")
-    print(f"{'':<30}{'images/s':>24}{'images per CPU-s':>24}")
-    print(f"{'':<30}{'best':>12}{'median':>12}{'best':>12}{'median':>12}")
-    for key, label in (("tfvae", "(a) tfvae.training.fit"), ("plain_loop", "(b) plain tf.function loop"),
-                       ("bound", "(c) matmul bound"), ("bound_with_adam", "(d) matmul + Adam bound")):
+    print(f"{'images/s':<34}{'min':>9}{'median':>9}{'max':>9}   {'per CPU-s: median':>18}")
+    for key, label in KINDS.items():
         wall, cpu = result["images_per_second"][key], result["images_per_cpu_second"][key]
-        print(f"{label:<30}{wall['best']:>12,.0f}{wall['median']:>12,.0f}{cpu['best']:>12,.0f}{cpu['median']:>12,.0f}")
-    for unit, label in (("images_per_second", "wall clock"), ("images_per_cpu_second", "CPU time")):
-        for kind in ("best", "medians"):
-            r = result[unit][f"ratios_of_{kind}"]
-            print(f"{label:>10}, {kind:>7}: tfvae / plain loop {r['tfvae/plain_loop']:.2f}x, "
-                  f"tfvae / matmul bound {100 * r['tfvae/bound']:.0f}%, "
-                  f"tfvae / matmul + Adam bound {100 * r['tfvae/bound_with_adam']:.0f}%")
+        print(f"{label:<34}{wall['worst']:>9,.0f}{wall['median']:>9,.0f}{wall['best']:>9,.0f}{cpu['median']:>21,.0f}")
+    print(f"\nratios per round ({args.rounds} rounds; each round's epochs and bounds measured together)")
+    print(f"{'':<34}{'min':>9}{'median':>9}{'max':>9}")
+    for key, label in (("tfvae/plain_loop", "tfvae / plain loop"), ("tfvae/bound", "tfvae / matmul bound (c)"),
+                       ("tfvae/bound_with_adam", "tfvae / matmul + Adam bound (d)"),
+                       ("tfvae/bound_full", "tfvae / + elementwise bound (e)"),
+                       ("bound_full/plain_loop", "bound (e) / plain loop: the most")):
+        r = result["ratios_per_round"][key]
+        fmt = (lambda v: f"{v:.2f}x") if key.endswith("plain_loop") else (lambda v: f"{100 * v:.0f}%")
+        print(f"{label:<34}{fmt(r['worst']):>9}{fmt(r['median']):>9}{fmt(r['best']):>9}")
+    print("(the last row: how many times faster than the plain loop any training loop could be on this machine)")
     if load_before > 0.5 * (os.cpu_count() or 1):  # "after" includes this benchmark itself
         print(f"note: the load average was {load_before:.1f} on {os.cpu_count()} cores before the run: other "
               "programs were running, so the wall-clock numbers are low and noisy (CPU-time numbers less so); "

@@ -300,6 +300,17 @@ def test_importance_weighted_bound_is_the_same_for_the_same_seed(ppca, data):
     assert np.all(a != c)
 
 
+@pytest.mark.parametrize("decode_samples", [7, 10])  # with and without a smaller last piece
+def test_decoding_in_pieces_scores_the_same_samples(ppca, data, decode_samples):
+    # The samples are all drawn before they are decoded piece by piece, so the weights, and
+    # the bound, are those of decoding the chunk at once.
+    encode = shifted_diagonal_q(ppca)
+    whole, pieces = (objectives.importance_weighted_bound(data, encode, ppca.decode, ppca.prior, k=50, chunk_size=20,
+                                                          seed=seed(5, 5), decode_samples=n).numpy()
+                     for n in (None, decode_samples))
+    np.testing.assert_allclose(pieces, whole, rtol=1e-6)
+
+
 @pytest.mark.parametrize("pixels", ["binary", "gray"])
 def test_the_fused_bernoulli_log_likelihood_is_tfps_log_prob(pixels):
     rng = np.random.default_rng(0)

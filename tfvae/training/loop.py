@@ -2,7 +2,8 @@
 
 `fit` runs Keras' compiled training step on groups of minibatches, one epoch at a time:
 the model's train step loops over a group, so XLA compiles many steps into one program
-and neither Python nor per-step dispatch slows a small model down. After every epoch it
+and neither Python nor per-step dispatch slows a small model down. The groups come
+straight from NumPy, not through tf.data, which on 2 cores slowed the steps themselves. After every epoch it
 writes a checkpoint atomically; `resume=True` continues a killed run from its last
 checkpoint with nothing lost, because the data order, the binarization and the
 reparameterization noise depend only on (seed, epoch, step). A NaN or infinite loss
@@ -194,6 +195,7 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
     # Binarizing, shuffling and batching an epoch in NumPy takes about a second for MNIST; a
     # thread prepares the next epoch's minibatches while this one trains. They depend only on
     # (seed, epoch), so preparing them early changes nothing.
+    group_step = None  # the compiled step for NumPy-fed groups, made at the first epoch
     preparer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfvae-next-epoch")
     upcoming = preparer.submit(epoch_batches, start) if start < epochs else None
     try:
@@ -201,16 +203,21 @@ def fit(model, data, *, epochs: int, batch_size: int = 100, learning_rate: float
             began = time.perf_counter()
             batches = upcoming.result()
             upcoming = preparer.submit(epoch_batches, epoch + 1) if epoch + 1 < epochs else None
-            train_data = _groups(batches_dataset(batches, labels=model.trains_on_labels), len(data.train), batch_size,
-                                 group)
-            with _lost_peers_as_errors(model, epoch):
-                result = model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data,
-                                   shuffle=False, verbose=0, callbacks=extra)
+            if distributed:
+                train_data = batches_dataset(batches, labels=model.trains_on_labels)
+                with _lost_peers_as_errors(model, epoch):
+                    result = model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, validation_data=val_data,
+                                       shuffle=False, verbose=0, callbacks=extra)
+                logs = {key: values[-1] for key, values in result.history.items()}
+            else:
+                groups = _numpy_groups(batches, group, model.trains_on_labels)
+                group_step = group_step or _group_step_function(model, groups[0], grouped=group > 1)
+                logs = _fit_epoch(model, group_step, groups, epoch, val_data, extra)
             if guard.bad_value is not None:
                 _diverged(model, run_dir, epoch, guard.bad_value)
             seconds = time.perf_counter() - began
-            for key, values in result.history.items():
-                history.setdefault(key, []).append(float(values[-1]))
+            for key, value in logs.items():
+                history.setdefault(key, []).append(float(value))
             history.setdefault("seconds", []).append(seconds)
             images = budget.images if budget else len(data.train)
             history.setdefault("images_per_second", []).append(images / seconds)
@@ -270,6 +277,73 @@ def _steps_per_call(full_steps: int, most: int = 100) -> int:
     fits = min(most, full_steps)
     divisor = next(k for k in range(fits, 0, -1) if full_steps % k == 0)
     return divisor if 2 * divisor > fits else fits
+
+
+def _group_step_function(model, group, grouped: bool):
+    """The model's `train_step`, compiled as `model.compile` asked, for groups shaped like `group` of any length.
+
+    The first one or two axes (steps, batch) are left open, so one trace serves every group
+    shape (XLA still compiles each shape once), where Keras' own train function would trace
+    again for each new shape it meets.
+    """
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    open_axes = 2 if grouped else 1
+    signature = tuple(tf.TensorSpec((None,) * open_axes + part.shape[open_axes:], tf.as_dtype(part.dtype))
+                      for part in group)
+    return tf.function(model.train_step, input_signature=[signature if model.trains_on_labels else signature[0]],
+                       jit_compile=bool(model.jit_compile))
+
+
+def _fit_epoch(model, step_function, groups, epoch, val_data, callbacks) -> dict:
+    """One epoch of Keras' `Model.fit` loop, fed NumPy groups of minibatches instead of a tf.data pipeline.
+
+    The same calls in the same order as `model.fit(epochs=epoch + 1, initial_epoch=epoch)`:
+    callbacks at the beginning and end of training, of the epoch and of every compiled call,
+    the metrics reset, `stop_training`, validation with `model.evaluate`. Only the feeding
+    differs: each group goes into the compiled step as one tensor converted from NumPy on
+    this thread. On 2 CPU cores a tf.data iterator handing out the same groups made the
+    compiled steps themselves 10-35% slower, and at times ran them on one core for whole
+    epochs (benchmarks/train_throughput.py). Returns the epoch's logs, validation's with "val_".
+    """
+    import numpy as np
+
+    callbacks = keras.callbacks.CallbackList(callbacks, add_history=False, add_progbar=False, model=model,
+                                             verbose=0, epochs=epoch + 1, steps=len(groups))
+    model.stop_training = False
+    callbacks.on_train_begin()
+    model.reset_metrics()
+    callbacks.on_epoch_begin(epoch)
+    logs = {}
+    for step, group in enumerate(groups):
+        callbacks.on_train_batch_begin(step)
+        tensors = tuple(tf.constant(np.ascontiguousarray(part)) for part in group)
+        logs = step_function(tensors if model.trains_on_labels else tensors[0])
+        callbacks.on_train_batch_end(step, logs)
+        if model.stop_training:
+            break
+    epoch_logs = {key: float(value) for key, value in logs.items()}
+    if val_data is not None:
+        val_logs = model.evaluate(val_data, verbose=0, callbacks=callbacks, return_dict=True)
+        epoch_logs.update({f"val_{key}": value for key, value in val_logs.items()})
+    callbacks.on_epoch_end(epoch, epoch_logs)
+    callbacks.on_train_end(logs=epoch_logs)
+    return epoch_logs
+
+
+def _numpy_groups(batches, steps, labels: bool) -> list[tuple]:
+    """The minibatches of `ImageDataset.epoch_batches` in groups of `steps`, each ((steps, batch, h, w)[, labels]).
+
+    As `_groups` cuts a pipeline: the full minibatches in groups of `steps` (the last group
+    possibly shorter), then the last, smaller minibatch alone, so there are at most three
+    group shapes, each compiled once. With `steps` = 1 each group is a single minibatch.
+    """
+    groups = []
+    for xs, ys in batches:
+        for i in range(0, len(xs), steps):
+            part = (xs[i:i + steps], ys[i:i + steps]) if steps > 1 else (xs[i], ys[i])
+            groups.append(part if labels else part[:1])
+    return groups
 
 
 def _groups(batches, n_images, batch_size, steps):
