@@ -106,6 +106,9 @@ CASES = {
     "a zero chunk size": (
         lambda m, d: objectives.importance_weighted_bound(d.test.x[:2], *encode(m), k=4, chunk_size=0),
         InvalidInputError, "chunk_size must be >= 1, got 0"),
+    "zero samples decoded at a time": (
+        lambda m, d: objectives.importance_weighted_bound(d.test.x[:2], *encode(m), k=4, decode_samples=0),
+        InvalidInputError, "decode_samples must be >= 1, got 0"),
     "zero importance samples for the log-likelihood": (
         lambda m, d: objectives.marginal_log_likelihood(m, d.test.x[:2], k=0), InvalidInputError, "k must be >= 1"),
     "zero importance samples to evaluate": (

@@ -192,6 +192,8 @@ def log_importance_weights(x, encode: Callable, decode: Callable, prior, k: int,
 
     Shapes: x (batch, ...) -> (k, batch).
     """
+    if decode_samples is not None:
+        decode_samples = checks.positive_int(decode_samples, "decode_samples")
     q = encode(x)
     z = q.sample(k, seed=seed)
 
