@@ -3,10 +3,10 @@
 `fit` runs Keras' compiled training step on groups of minibatches, one epoch at a time:
 the model's train step loops over a group, so XLA compiles many steps into one program
 and neither Python nor per-step dispatch slows a small model down. The groups come
-straight from NumPy, not through tf.data, which on 2 cores slowed the steps themselves. After every epoch it
-writes a checkpoint atomically; `resume=True` continues a killed run from its last
-checkpoint with nothing lost, because the data order, the binarization and the
-reparameterization noise depend only on (seed, epoch, step). A NaN or infinite loss
+straight from NumPy, not through tf.data, which on 2 cores slowed the steps themselves.
+After every epoch it writes a checkpoint atomically; `resume=True` continues a killed run
+from its last checkpoint with nothing lost, because the data order, the binarization and
+the reparameterization noise depend only on (seed, epoch, step). A NaN or infinite loss
 stops the run with `TrainingDivergedError`, leaves the last good checkpoint as it was
 and puts its weights back into the model.
 """
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfvae import checks, distribute, serialization
@@ -306,8 +307,6 @@ def _fit_epoch(model, step_function, groups, epoch, val_data, callbacks) -> dict
     compiled steps themselves 10-35% slower, and at times ran them on one core for whole
     epochs (benchmarks/train_throughput.py). Returns the epoch's logs, validation's with "val_".
     """
-    import numpy as np
-
     callbacks = keras.callbacks.CallbackList(callbacks, add_history=False, add_progbar=False, model=model,
                                              verbose=0, epochs=epoch + 1, steps=len(groups))
     model.stop_training = False
