@@ -60,6 +60,23 @@ def test_evaluate_gives_each_images_values_whose_means_are_the_averages(trained)
         np.testing.assert_allclose(values.mean(), result[key], rtol=1e-6)
 
 
+def test_mean_and_standard_error_is_the_sample_mean_and_sd_over_root_n():
+    values = np.array([2.0, 3.0, 2.0, 5.0])  # mean 3, sample sd sqrt(2)
+    mean, standard_error = evaluation.mean_and_standard_error(values)
+    assert mean == pytest.approx(3.0)
+    assert standard_error == pytest.approx(math.sqrt(2.0) / 2.0)
+
+
+@pytest.mark.parametrize("values,match", [
+    (np.zeros((2, 2)), "1-D"),
+    (np.zeros(1), ">= 2"),
+    (np.array([0.0, np.inf]), "finite"),
+])
+def test_mean_and_standard_error_refuses_values_it_cannot_average(values, match):
+    with pytest.raises(InvalidInputError, match=match):
+        evaluation.mean_and_standard_error(values)
+
+
 def test_paired_difference_is_the_mean_difference_and_its_standard_error():
     a = np.array([3.0, 5.0, 4.0, 8.0])
     b = np.array([1.0, 2.0, 2.0, 3.0])  # differences 2, 3, 2, 5: mean 3, sample sd sqrt(2)

@@ -1,6 +1,7 @@
 """Held-out numbers for a trained model: the test ELBO, the importance-sampled log-likelihood, and the
 gaps between them that amortized inference and the Gaussian family leave, in nats; a classifier's
-test error; and the paired difference of two models' per-image numbers, with its standard error."""
+test error; and the mean of per-image numbers, or of the paired difference of two models' numbers, with
+its standard error."""
 
 from __future__ import annotations
 
@@ -48,6 +49,22 @@ def classification_error(model, data, *, split: str = "test", binarization: str 
     return float(np.mean(model.predict_classes(x) != labels))
 
 
+def mean_and_standard_error(values) -> tuple[float, float]:
+    """The mean of independent values (per image, per draw, ...) and its standard error, sd / sqrt(n).
+
+    The book asserts that a quantity is positive when its mean is more than three of these
+    standard errors above zero.
+
+    Shapes: values (n,) with n >= 2 -> (mean, standard error), floats, computed in float64.
+    """
+    values = np.asarray(values, np.float64)
+    if values.ndim != 1 or len(values) < 2:
+        raise checks.InvalidInputError(f"values must be a 1-D array of length >= 2, got shape {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise checks.InvalidInputError("values must be finite")
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
 def paired_difference(a, b) -> tuple[float, float]:
     """The mean of a - b over paired values, and its standard error.
 
@@ -64,8 +81,7 @@ def paired_difference(a, b) -> tuple[float, float]:
                                        f"got shapes {a.shape} and {b.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise checks.InvalidInputError("paired values must be finite")
-    difference = a - b
-    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
+    return mean_and_standard_error(a - b)
 
 
 def bits_per_dimension(log_likelihood, dimensions: int, *, density: bool) -> np.ndarray:
