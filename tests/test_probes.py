@@ -48,6 +48,10 @@ def test_the_pixel_classifier_learns_the_digits_and_its_confidence_is_its_top_pr
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
     assert np.mean(p.argmax(axis=1) == digits.test.y) > 0.85
     np.testing.assert_allclose(probes.confidence(judge, digits.test.x), p.max(axis=1))
+    np.testing.assert_array_equal(probes.predicted_classes(judge, digits.test.x), p.argmax(axis=1))
+    # Accuracy against the labels, and against any other target: the classifier's own classes score 1.
+    assert probes.accuracy(judge, digits.test.x, digits.test.y) == np.mean(p.argmax(axis=1) == digits.test.y)
+    assert probes.accuracy(judge, digits.test.x, p.argmax(axis=1)) == 1.0
 
 
 @pytest.mark.parametrize("call, message", [
@@ -62,6 +66,10 @@ def test_the_pixel_classifier_learns_the_digits_and_its_confidence_is_its_top_pr
     (lambda: probes.linear_probe_accuracy(np.zeros((5, 2)), np.arange(4), np.zeros((3, 2)), np.arange(3), n_labels=5),
      "train_labels must be 5 integer labels"),
     (lambda: probes.pixel_classifier(np.zeros((4, 3, 3)), np.array([0, 1, 2, 3]), n_classes=3), "n_classes is 3"),
+    (lambda: probes.accuracy(lambda x: x.reshape(len(x), -1), np.zeros((4, 3, 3)), np.arange(3)),
+     "labels must be 4 integer labels"),
+    (lambda: probes.accuracy(lambda x: x.reshape(len(x), -1), np.zeros((4, 3, 3)), np.zeros(4)),
+     "labels must be 4 integer labels"),
 ])
 def test_bad_input_is_refused_with_a_message(call, message):
     with pytest.raises(InvalidInputError, match=message):

@@ -107,6 +107,24 @@ def class_probabilities(classifier, images, *, batch_size: int = 2000) -> np.nda
                            for i in range(0, len(x), batch_size)])
 
 
+def predicted_classes(classifier, images, *, batch_size: int = 2000) -> np.ndarray:
+    """argmax_c p(c | x): the class a classifier puts each image in. Shapes: (n, h, w) -> (n,) integers."""
+    return class_probabilities(classifier, images, batch_size=batch_size).argmax(axis=1)
+
+
+def accuracy(classifier, images, labels, *, batch_size: int = 2000) -> float:
+    """The fraction of images a classifier puts in their labelled class: 1 minus its error rate.
+
+    The labels may be the data's classes or any other target: the class a conditional model was
+    asked to draw, or the class the classifier gave an image before it was changed.
+
+    Shapes: (n, h, w) images, (n,) integer labels -> a float in [0, 1].
+    """
+    x = checks.images(images, "images")
+    labels = _class_labels(labels, len(x), "labels")
+    return float(np.mean(predicted_classes(classifier, x, batch_size=batch_size) == labels))
+
+
 def confidence(classifier, images, *, batch_size: int = 2000) -> np.ndarray:
     """max_c p(c | x): how surely the classifier puts each image in some class. Shapes: (n, h, w) -> (n,)."""
     return class_probabilities(classifier, images, batch_size=batch_size).max(axis=1)
