@@ -6,6 +6,8 @@
 * `tfvae.models.likelihoods`: p(x|z) per pixel, the families a config's `likelihood` names
   (Bernoulli, Gaussian with a fixed, shared or per-pixel variance, the discretized logistic).
 * `tfvae.models.vae`: `VAE` (kind "vae") and `Autoencoder` (kind "autoencoder").
+* `tfvae.models.autoregressive_vae`: a VAE whose decoder is autoregressive over the pixels, a MADE that
+  also sees z (kind "made_vae"): a decoder strong enough to model the images without z.
 * `tfvae.models.gmvae`: the Gaussian-mixture VAE (kind "gmvae"), its ELBO summed exactly over clusters.
 * `tfvae.models.categorical_vae`: a VAE with categorical codes (kind "categorical_vae"), trained through
   the Gumbel-softmax relaxation or the straight-through estimator.
@@ -26,9 +28,9 @@ its kind with `@register("name")`, and is imported below, so that `build(kind="n
 from tfvae.models.base import (KINDS, LIKELIHOODS, OBJECTIVES, LatentVariableModel, ModelConfig, TrainableModel,
                                build, register)
 from tfvae.models.vae import VAE, Autoencoder
-from tfvae.models import (categorical_vae, gmvae, iaf_vae, mixture_prior,  # each registers its kinds on import
-                          semi_supervised, vrnn)
+from tfvae.models import (autoregressive_vae, categorical_vae, gmvae,  # each registers its kinds on import
+                          iaf_vae, mixture_prior, semi_supervised, vrnn)
 
 __all__ = ["KINDS", "LIKELIHOODS", "OBJECTIVES", "Autoencoder", "LatentVariableModel", "ModelConfig", "VAE", "build",
-           "TrainableModel", "categorical_vae", "gmvae", "iaf_vae", "mixture_prior", "register", "semi_supervised",
-           "vrnn"]
+           "TrainableModel", "autoregressive_vae", "categorical_vae", "gmvae", "iaf_vae", "mixture_prior", "register",
+           "semi_supervised", "vrnn"]
