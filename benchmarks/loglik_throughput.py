@@ -18,6 +18,9 @@ per second over the bound's is the fraction of the CPU it uses.
 Beside it, a closer bound: the products plus the elementwise work a sample cannot avoid,
 the hidden layer's tanh and one softplus per pixel (`elementwise_seconds`).
 
+Then where the time goes: each stage (the draws, the decoder's logits, the Bernoulli
+log-density) timed alone, per sample, and the rest, what the whole estimate takes beyond them.
+
 The script prints, for each of `--rounds` rounds, importance samples per second, and then
 their min / median / max, the bounds, the median's fraction of each, and the wall time the
 median rate needs for all 10,000 MNIST test images at k = 5000, the figure the book's
@@ -120,6 +123,45 @@ def elementwise_seconds(rows: int, seconds: float = 3.0) -> float:
     return (time.perf_counter() - began) / (calls * steps * rows)
 
 
+def stage_seconds(model, images, *, batch_size: int, chunk_size: int, rows: int, repeats: int = 20) -> dict:
+    """Seconds per importance sample of each stage of the estimate, each timed alone, warm, at the estimate's shapes.
+
+    - "draws": z ~ q(z|x) for one chunk (`chunk_size` samples of `batch_size` images), and
+      log q(z|x) + log p(z);
+    - "decoder": the decoder's logits for `rows` (sample, image) pairs, as the model computes
+      them (the two products, the biases, the tanh);
+    - "log-density": `fused_log_likelihood` of the images under those logits.
+
+    Each is a compiled function called `repeats` times; one call takes milliseconds, so the
+    call's own overhead is negligible. What the whole estimate takes beyond their sum is
+    the loop around them (stacking the pieces, the log-sum-exp, the graph's dispatch).
+    """
+    x = tf.constant(images[:batch_size])
+    q = model.encode(x)
+    z_chunk = q.sample(chunk_size, seed=(0, 0))
+    z_piece = tf.reshape(z_chunk, (-1, batch_size, z_chunk.shape[-1]))[:max(1, rows // batch_size)]
+    p_x = model.decode(z_piece)  # its logits, computed once, for timing the log-density alone
+
+    def draws():
+        z = q.sample(chunk_size)
+        return tf.reduce_sum(q.log_prob(z) + model.prior.log_prob(z))
+
+    stages = {
+        "draws": (draws, chunk_size * batch_size),
+        "decoder": (lambda: tf.reduce_sum(model.decode(z_piece).distribution.logits), z_piece.shape[0] * batch_size),
+        "log-density": (lambda: tf.reduce_sum(objectives.fused_log_likelihood(p_x, x)), z_piece.shape[0] * batch_size),
+    }
+    seconds = {}
+    for name, (stage, samples) in stages.items():
+        compiled = tf.function(stage)
+        compiled().numpy()
+        began = time.perf_counter()
+        for _ in range(repeats):
+            compiled().numpy()
+        seconds[name] = (time.perf_counter() - began) / (repeats * samples)
+    return seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed estimates (default: %(default)s)")
@@ -153,6 +195,7 @@ def main():
     bound = bound_flops / flops_per_sample
     bound_with_elementwise = 1 / (1 / bound + elementwise_seconds(rows))
     median = statistics.median(rates)
+    stages = stage_seconds(model, images, batch_size=args.batch_size, chunk_size=args.chunk_size, rows=rows)
 
     result = {
         "device": distribute.describe(tf.distribute.get_strategy()), "cpu": cpu_name(), "cores": os.cpu_count(),
@@ -169,6 +212,9 @@ def main():
         "bound_with_elementwise_samples_per_second": bound_with_elementwise,
         "median_fraction_of_bound_with_elementwise": median / bound_with_elementwise,
         "seconds_for_mnist_test_set": TEST_IMAGES * K / median,
+        "microseconds_per_sample": {"estimate (median)": 1e6 / median, "products (bound)": 1e6 / bound,
+                                    **{name: 1e6 * s for name, s in stages.items()},
+                                    "the rest (the loop around them)": 1e6 * (1 / median - sum(stages.values()))},
     }
     print(f"\ndevice: {result['device']}; {result['cpu']}, {result['cores']} cores; TF {tf.__version__}")
     print(f"model: {result['model']}; k = {K}, {args.images} images, batches of {args.batch_size}, "
@@ -181,6 +227,8 @@ def main():
     print(f"with the elementwise work (H tanh and D softplus per sample): {bound_with_elementwise:,.0f} samples/s, "
           f"the products bound's {100 * bound_with_elementwise / bound:.0f}%; "
           f"median = {100 * result['median_fraction_of_bound_with_elementwise']:.0f}% of it")
+    print("where a sample's time goes, each stage timed alone (microseconds per importance sample): "
+          + "; ".join(f"{name} {value:.2f}" for name, value in result["microseconds_per_sample"].items()))
     print(f"10,000 test images at k = {K}: {result['seconds_for_mnist_test_set']:.0f} s at the median rate")
     if load_before > 0.5 * (os.cpu_count() or 1):
         print(f"note: the load average was {load_before:.1f} on {os.cpu_count()} cores before the run: other "

@@ -312,12 +312,14 @@ def test_decoding_in_pieces_scores_the_same_samples(ppca, data, decode_samples):
 
 
 @pytest.mark.parametrize("pixels", ["binary", "gray"])
-def test_the_fused_bernoulli_log_likelihood_is_tfps_log_prob(pixels):
+@pytest.mark.parametrize("event_shape", [(28, 28), (784,), (4, 5, 6)])
+def test_the_fused_bernoulli_log_likelihood_is_tfps_log_prob(pixels, event_shape):
+    # The fused version sums over the pixels flattened into one axis; any event rank must give TFP's value.
     rng = np.random.default_rng(0)
-    logits = tf.constant(rng.normal(0.0, 8.0, (7, 3, 28, 28)), tf.float32)  # (samples, images, pixels)
-    x = rng.random((3, 28, 28))
+    logits = tf.constant(rng.normal(0.0, 8.0, (7, 3) + event_shape), tf.float32)  # (samples, images, pixels)
+    x = rng.random((3,) + event_shape)
     x = tf.constant((x < 0.3) if pixels == "binary" else x, tf.float32)
-    p_x = tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=2)
+    p_x = tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=len(event_shape))
     fused = objectives.fused_log_likelihood(p_x, x)
     assert fused.shape == (7, 3)
     np.testing.assert_allclose(fused, p_x.log_prob(x), rtol=1e-5)
