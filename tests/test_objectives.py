@@ -325,6 +325,18 @@ def test_the_fused_bernoulli_log_likelihood_is_tfps_log_prob(pixels, event_shape
     np.testing.assert_allclose(fused, p_x.log_prob(x), rtol=1e-5)
 
 
+def test_the_fused_bernoulli_log_likelihood_is_exact_for_extreme_logits():
+    # Logits far into both tails, where a naive log(sigmoid(l)) overflows or rounds to log 0.
+    logits = np.array([[-1e4, -100.0, -20.0, -1e-3, 0.0, 1e-3, 20.0, 100.0, 1e4]] * 2, np.float32)
+    x = np.array([[0, 1, 0, 1, 0, 1, 0, 1, 1], [1, 0, 1, 0, 1, 0, 1, 0, 0]], np.float32)
+    l64 = logits.astype(np.float64)
+    exact = np.sum(x * l64 - np.logaddexp(0.0, l64), axis=1)  # log p(x|l) in float64
+    p_x = tfd.Independent(tfd.Bernoulli(logits=tf.constant(logits), dtype=tf.float32), reinterpreted_batch_ndims=1)
+    fused = objectives.fused_log_likelihood(p_x, tf.constant(x)).numpy()
+    assert np.all(np.isfinite(fused))
+    np.testing.assert_allclose(fused, exact, rtol=1e-6)
+
+
 def test_the_fused_log_likelihood_leaves_other_distributions_to_their_log_prob():
     p_x = tfd.Independent(tfd.Normal(tf.zeros((2, 5)), 2.0), reinterpreted_batch_ndims=1)
     x = tf.ones((2, 5))

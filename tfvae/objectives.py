@@ -221,9 +221,10 @@ def fused_log_likelihood(p_x, x):
 
         log p(x | z) = sum_j [ x_j log p_j + (1 - x_j) log(1 - p_j) ] = sum_j [ x_j l_j - softplus(l_j) ],
 
-    minus TF's sigmoid cross-entropy (which evaluates it without overflow for any x in [0, 1]).
-    TFP's Bernoulli computes both log p_j and log(1 - p_j), two softplus, and makes several
-    passes over the (samples, images, pixels) logits; XLA fuses the line above into one,
+    evaluated with softplus(l) = max(l, 0) + log(1 + exp(-|l|)), without overflow for any
+    logit and any x in [0, 1] (the formula of TF's sigmoid cross-entropy). TFP's Bernoulli
+    computes both log p_j and log(1 - p_j), two softplus, and makes several passes over the
+    (samples, images, pixels) logits; XLA fuses the line above into one,
     and the k = 5000 estimates of chapters 6 and 8 run about 15% faster for it. The values
     agree with TFP's to float rounding. Other distributions fall back to `log_prob`.
     """
@@ -241,8 +242,11 @@ def _bernoulli_log_likelihood(logits, x, event_ndims: int):
         # than with two axes of 28. Only the order of the additions changes.
         logits = tf.reshape(logits, tf.concat([tf.shape(logits)[:-event_ndims], [-1]], 0))
         x = tf.reshape(x, tf.concat([tf.shape(x)[:tf.rank(x) - event_ndims], [-1]], 0))
-    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.broadcast_to(x, tf.shape(logits)), logits=logits)
-    return -tf.reduce_sum(cross_entropy, axis=list(range(-min(event_ndims, 1), 0)))
+    # log(1 + e) rather than log1p(e): for e = exp(-|l|) in (0, 1] it adds one rounding of
+    # 1 + e, at most 1.2e-7 nats a pixel, below the rounding of the 784-term sum itself, and
+    # XLA's CPU code computes it about 1.6 times faster.
+    log_lik = x * logits - tf.maximum(logits, 0.0) - tf.math.log(1.0 + tf.exp(-tf.abs(logits)))
+    return tf.reduce_sum(log_lik, axis=list(range(-min(event_ndims, 1), 0)))
 
 
 def importance_weighted_bound(x, encode: Callable, decode: Callable, prior, *, k: int,
