@@ -150,7 +150,7 @@ CASES = {
         lambda m, d: d.split("dev"), InvalidInputError, "unknown split 'dev'"),
     "an unknown architecture": (
         lambda m, d: models.build(**dict(SMALL, architecture="resnet")), InvalidInputError,
-        "unknown architecture 'resnet'; choose one of 'conv', 'mlp'"),
+        "unknown architecture 'resnet'; choose one of 'conv', 'deep_mlp', 'mlp'"),
     "an unknown likelihood": (
         lambda m, d: models.build(**dict(SMALL, likelihood="poisson")), InvalidInputError,
         "unknown likelihood 'poisson'"),

@@ -2,6 +2,7 @@
 checked by hand for the paper's MLP and the conv pair on MNIST-sized images."""
 
 import keras
+import numpy as np
 import pytest
 
 from tfvae import networks
@@ -33,3 +34,24 @@ def test_a_layer_it_cannot_cost_is_named():
     network = keras.Sequential([keras.layers.Input((4,)), keras.layers.Embedding(10, 3, name="lookup")])
     with pytest.raises(InvalidInputError, match="lookup"):
         networks.multiply_adds(network)
+
+
+def test_the_deep_mlp_has_two_relu_layers_in_the_encoder_and_three_in_the_decoder():
+    encoder = networks.encoder("deep_mlp", (32, 32), 20, hidden_units=64)
+    decoder = networks.decoder("deep_mlp", 10, (32, 32), hidden_units=64)
+    assert networks.multiply_adds(encoder) == {"hidden_1": 1024 * 64, "hidden_2": 64 * 64, "parameters": 64 * 20}
+    assert networks.multiply_adds(decoder) == {"hidden_1": 10 * 64, "hidden_2": 64 * 64, "hidden_3": 64 * 64,
+                                               "parameters": 64 * 1024}
+    hidden = [layer for network in (encoder, decoder) for layer in network.layers if layer.name.startswith("hidden")]
+    assert [layer.activation.__name__ for layer in hidden] == ["relu"] * 5
+    assert decoder.output_shape == (None, 32, 32)
+
+
+def test_a_saved_deep_mlp_model_loads_with_the_same_decoder(tmp_path):
+    from tfvae import models, serialization
+
+    model = models.build(image_shape=(8, 8), latent_dim=3, architecture="deep_mlp", hidden_units=16)
+    z = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    serialization.save(model, tmp_path / "deep")
+    loaded = serialization.load(tmp_path / "deep")
+    np.testing.assert_array_equal(loaded.decode(z).mean().numpy(), model.decode(z).mean().numpy())

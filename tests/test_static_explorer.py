@@ -83,6 +83,19 @@ def test_exported_decoder_at_realistic_weights_agrees_to_a_thousandth(tmp_path):
     assert np.abs(node_decode(spec, z, tmp_path) - model.decode(z).mean().numpy()).max() < 1e-3
 
 
+def test_a_deep_relu_decoder_runs_in_javascript_as_in_tensorflow(tmp_path):
+    # Chapter 10's explorer holds a "deep_mlp" model: three ReLU layers before the output layer.
+    training.set_seed(0)
+    model = models.build(image_shape=(32, 32), latent_dim=10, architecture="deep_mlp", hidden_units=64, seed=0)
+    assert [layer.activation.__name__ for layer in model.decoder.layers[:3]] == ["relu"] * 3
+    z = np.random.default_rng(3).normal(size=(32, 10)).astype(np.float32)
+    spec = decoder_export.export_decoder(model)
+    assert len(spec["layers"]) == 4
+    in_javascript = node_decode(spec, z, tmp_path)
+    assert np.abs(in_javascript - decoder_export.decode_exported(spec, z)).max() < 1e-5
+    assert np.abs(in_javascript - model.decode(z).mean().numpy()).max() < 1e-3
+
+
 @pytest.mark.parametrize("bits", [5, 13, 16])
 def test_bit_packing_round_trips_every_value_including_the_extremes(bits):
     top = 2 ** (bits - 1) - 1

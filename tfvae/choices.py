@@ -9,7 +9,7 @@ strategy is named here first, then implemented where its concept lives.
 DATASETS = ("mnist", "fashion_mnist", "digits")        # tfvae.data
 BINARIZATIONS = ("none", "static", "dynamic", "dequantized")  # tfvae.data
 SPLITS = ("train", "validation", "test")               # tfvae.data
-ARCHITECTURES = ("mlp", "conv")                        # tfvae.networks
+ARCHITECTURES = ("mlp", "deep_mlp", "conv")            # tfvae.networks
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed", "gaussian_shared", "discretized_logistic")  # p(x|z), tfvae.models.likelihoods
 OBJECTIVES = ("elbo", "iwae", "wake_sleep")            # what training maximizes, tfvae.models
 CATEGORICAL_ESTIMATORS = ("gumbel_softmax", "straight_through")  # gradients through one-hot codes, tfvae.models

@@ -79,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--latent-dim", type=int, default=20, metavar="N",
                        help="dimension of the latent code z (default: %(default)s)")
     model.add_argument("--architecture", choices=ARCHITECTURES, default="mlp",
-                       help="'mlp': the paper's one-hidden-layer tanh networks; 'conv': a small convolutional "
-                            "pair (default: %(default)s)")
+                       help="'mlp': the paper's one-hidden-layer tanh networks; 'deep_mlp': ReLU networks with "
+                            "two hidden layers in the encoder and three in the decoder; 'conv': a small "
+                            "convolutional pair (default: %(default)s)")
     model.add_argument("--hidden-units", type=int, default=500, metavar="N",
-                       help="width of the MLP's hidden layer (default: %(default)s, as in the paper)")
+                       help="width of the MLP's hidden layers (default: %(default)s, as in the paper)")
     model.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli",
                        help="p(x|z) per pixel: 'bernoulli' for binary data; for grey levels, 'gaussian' with a "
                             "variance per pixel, 'gaussian_fixed' with one fixed variance, 'gaussian_shared' with "

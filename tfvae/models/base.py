@@ -48,8 +48,8 @@ class ModelConfig:
     kind: "vae", "autoencoder" (or another registered kind).
     image_shape: (height, width) of one image; for a sequence model, (steps, x_dim) of one sequence.
     latent_dim: size of z.
-    architecture: "mlp" (the paper's) or "conv".
-    hidden_units: width of the MLP's hidden layer (500 in the paper for MNIST).
+    architecture: "mlp" (the paper's), "deep_mlp" or "conv" (`tfvae.networks`).
+    hidden_units: width of the MLP's hidden layers (500 in the paper for MNIST).
     likelihood: the pixels' p(x|z) (`tfvae.models.likelihoods`): "bernoulli" (binary data),
       "gaussian" (a variance per pixel, output by the decoder), "gaussian_fixed" (variance
       fixed to `observation_scale` squared), "gaussian_shared" (one variance for all pixels,
