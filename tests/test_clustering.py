@@ -98,3 +98,19 @@ def test_soft_effective_clusters_average_the_probabilities_before_the_entropy():
 def test_soft_effective_clusters_refuse_what_is_not_probabilities(bad):
     with pytest.raises(InvalidInputError):
         clustering.effective_clusters_of_posteriors(bad)
+
+
+def test_majority_label_accuracy_names_each_cluster_after_its_most_common_class():
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 1])
+    y_pred = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 3])
+    # cluster 0 -> class 0 (2 of 2), 1 -> class 1 (2 of 3), 2 -> class 2 (2 of 2), 3 -> class 2 (2 of 3).
+    assert clustering.majority_label_accuracy(y_true, y_pred) == pytest.approx(8 / 10)
+    # Two clusters named after class 2 count in full; the one-to-one matching counts only one of them.
+    assert clustering.cluster_accuracy(y_true, y_pred) == pytest.approx(6 / 10)
+
+
+def test_majority_label_accuracy_equals_the_matched_accuracy_for_a_renamed_perfect_clustering():
+    y_true = np.repeat(np.arange(4), 5)
+    assert clustering.majority_label_accuracy(y_true, (y_true + 1) % 4) == 1.0
+    with pytest.raises(InvalidInputError):
+        clustering.majority_label_accuracy(y_true, y_true[:-1])
